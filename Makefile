@@ -1,0 +1,26 @@
+# Two entry points (see README): `make demo` and `make test`. Both set up .venv first.
+VENV ?= .venv
+BIN := $(VENV)/bin
+SAMPLE := examples/sample-repo
+
+.PHONY: setup demo test lint unit e2e bench
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	$(BIN)/codemm ask "Write a Python function that reverses a string" --verbose
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+unit: setup
+	$(BIN)/pytest -q -m "not e2e"
+
+bench: setup
+	$(BIN)/codemm bench generate

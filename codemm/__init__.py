@@ -1,0 +1,3 @@
+"""codemm: a local, multimodal code-LLM assistant."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,213 @@
+"""The `codemm` command. Parses arguments, calls one library function, prints the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from codemm import __version__
+from codemm.config import DEVICES, QUANTS, load_settings
+from codemm.errors import BadInputError, CodemmError, error_from_oserror
+
+app = typer.Typer(
+    help="codemm: a local, multimodal code-LLM assistant.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="List and inspect models.", no_args_is_help=True)
+config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(config_app, name="config")
+app.add_typer(bench_app, name="bench")
+
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Registry name, checkpoint dir or .gguf file.")
+]
+QuantOpt = Annotated[str | None, typer.Option("--quant", "-q", help=f"Quantization: {', '.join(QUANTS)}.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help=f"Device: {', '.join(DEVICES)}.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+
+def _settings(ctx: typer.Context, **flags: Any) -> Any:
+    """Settings with the global options under the command's own (the command's win)."""
+    merged = dict(ctx.obj or {})
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    return load_settings(merged)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"codemm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    model: ModelOpt = None,
+    quant: QuantOpt = None,
+    device: DeviceOpt = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = {"model": model, "quant": quant, "device": device}
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question or request.")],
+    model: ModelOpt = None,
+    quant: QuantOpt = None,
+    device: DeviceOpt = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Most tokens to generate.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="0 = greedy (deterministic).")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed for sampling.")] = None,
+    as_json: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print timings to stderr.")] = False,
+) -> None:
+    """Answer one question, streaming the answer as it is generated."""
+    from codemm.ask import AskResult, start_answer
+    from codemm.models.load import load
+
+    settings = _settings(
+        ctx, model=model, quant=quant, device=device, max_new_tokens=max_new_tokens,
+        temperature=temperature, top_p=top_p, seed=seed,
+    )  # fmt: skip
+    if not question.strip():
+        raise BadInputError("the question is empty")
+    loaded = load(settings.model, settings.quant, settings.device, settings.dtype)
+    stream = start_answer(loaded, question, settings)
+    pieces = []
+    for piece in stream:
+        pieces.append(piece)
+        if not as_json:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    result = AskResult("".join(pieces), loaded, stream)
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        sys.stdout.write("\n")
+    if verbose:
+        t = result.to_json()["timings"]
+        typer.echo(
+            f"[{loaded.name} {loaded.quant} on {loaded.device}] load {t['load_s']}s, "
+            f"first token {t['ttft_s']}s, {stream.stats.new_tokens} tokens at {t['tokens_per_s']} tok/s",
+            err=True,
+        )
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOpt = False) -> None:
+    """Models codemm knows by name, and whether they are installed."""
+    from codemm.models.info import list_models
+
+    rows = list_models()
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        state = "converted" if row["converted"] else ("installed" if row["installed"] else "not installed")
+        typer.echo(f"{row['name']:<28} {state:<14} {row['description']}")
+
+
+@models_app.command("info")
+def models_info(
+    ctx: typer.Context,
+    spec: Annotated[str | None, typer.Argument(help="Model spec (default: the configured model).")] = None,
+    quant: QuantOpt = None,
+    device: DeviceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load a model and describe it: parameters, quantization, memory footprint."""
+    from codemm.models.info import model_info
+    from codemm.models.load import load
+
+    settings = _settings(ctx, model=spec, quant=quant, device=device)
+    info = model_info(load(settings.model, settings.quant, settings.device, settings.dtype))
+    if as_json:
+        _print_json(info)
+        return
+    for key, value in info.items():
+        if key == "footprint_bytes":
+            key, value = "footprint", f"{value / 2**20:.1f} MiB"
+        elif key == "parameters":
+            value = f"{value:,} ({value / 1e6:.1f}M)"
+        typer.echo(f"{key:<18} {value}")
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every setting with its value and where it came from."""
+    settings = _settings(ctx)
+    if as_json:
+        _print_json({"settings": settings.as_dict(), "sources": settings.sources})
+        return
+    for name, value in settings.as_dict().items():
+        typer.echo(f"{name:<16} {value!s:<28} ({settings.sources[name]})")
+
+
+@bench_app.command("generate")
+def bench_generate(
+    ctx: typer.Context,
+    quants: Annotated[str, typer.Option(help="Comma-separated quantizations to measure.")] = "none,8bit,4bit",
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens to decode per run.")] = 64,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load time, time to first token, prompt and decode tokens/s, and peak RSS per quantization."""
+    from codemm.eval.bench.generate import format_table, run_all
+
+    settings = _settings(ctx)
+    wanted = [q.strip() for q in quants.split(",") if q.strip()]
+    bad = [q for q in wanted if q not in QUANTS]
+    if bad:
+        raise BadInputError(f"unknown quantization '{bad[0]}' (use {', '.join(QUANTS)})")
+    rows = run_all(settings.model, wanted, settings.device, max_new_tokens)
+    _print_json(rows) if as_json else typer.echo(format_table(rows))
+
+
+def main() -> None:
+    """Entry point: user-facing errors become one line on stderr and an exit code."""
+    # Offline by default: nothing may reach a model hub at run time.
+    if os.environ.get("CODEMM_ONLINE") != "1":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    debug = os.environ.get("CODEMM_DEBUG") == "1"
+    try:
+        app()
+    except CodemmError as exc:
+        if debug:
+            raise
+        typer.echo(f"codemm: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("codemm: interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        if debug:
+            raise
+        typer.echo(f"codemm: error: {error_from_oserror(exc, 'running')}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if debug:
+            raise
+        name = type(exc).__name__
+        typer.echo(f"codemm: internal error: {name}: {exc} (set CODEMM_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

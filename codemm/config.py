@@ -1,0 +1,140 @@
+"""Settings: defaults < user config < project ``codemm.toml`` < ``CODEMM_*`` environment < flags.
+
+The project file overrides the user file (as git's local config overrides its global one): a
+repository can pin the model its team uses, and a person can still override it for one shell
+with an environment variable or for one command with a flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codemm.errors import BadInputError
+from codemm.paths import config_dir
+
+PROJECT_FILE = "codemm.toml"
+
+QUANTS = ("none", "8bit", "4bit")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass
+class Settings:
+    """Every knob a user can set in a config file, the environment or a flag."""
+
+    model: str = "smollm2-135m-instruct"
+    """Registry name, local Hugging Face checkpoint dir, or ``.gguf`` file."""
+    quant: str = "none"
+    """Weight quantization: none, 8bit (LLM.int8) or 4bit (NF4), through bitsandbytes."""
+    device: str = "auto"
+    """auto picks CUDA, then MPS, then CPU."""
+    dtype: str = "auto"
+    """auto is float32 on CPU, bfloat16 on GPUs that support it, else float16."""
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    """0 means greedy decoding (deterministic)."""
+    top_p: float = 0.95
+    seed: int = 0
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """For each setting, where its value came from (default, a file, env or flag)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in _fields()}
+
+
+def _fields() -> list[dataclasses.Field[Any]]:
+    return [f for f in dataclasses.fields(Settings) if f.name != "sources"]
+
+
+_CHOICES = {"quant": QUANTS, "device": DEVICES, "dtype": DTYPES}
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    """Converts a raw value (TOML value or env string) to the field's type, or explains why not."""
+    kind = {f.name: f.type for f in _fields()}[name]
+    try:
+        if kind in ("int", int):
+            if isinstance(value, bool):
+                raise ValueError
+            value = int(value)
+        elif kind in ("float", float):
+            value = float(value)
+        else:
+            value = str(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"setting '{name}' from {origin} must be a {kind}, got {value!r}") from None
+    choices = _CHOICES.get(name)
+    if choices and value not in choices:
+        raise BadInputError(
+            f"setting '{name}' from {origin} must be one of {', '.join(choices)}, got {value!r}"
+        )
+    return value
+
+
+def find_project_file(start: Path) -> Path | None:
+    """The nearest ``codemm.toml`` in ``start`` or a parent, stopping at a repository root."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInputError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    known = {f.name for f in _fields()}
+    # A [codemm] table or top-level keys both work; other tables belong to other tools.
+    table = data.get("codemm", data)
+    settings = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise BadInputError(f"unknown setting '{unknown[0]}' in {path} (known: {', '.join(sorted(known))})")
+    return settings
+
+
+def load_settings(
+    flags: dict[str, Any] | None = None,
+    cwd: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Merges every layer; ``flags`` holds only the options the user actually passed."""
+    environ = dict(os.environ) if environ is None else environ
+    settings = Settings()
+    for f in _fields():
+        settings.sources[f.name] = "default"
+
+    layers: list[tuple[str, dict[str, Any]]] = []
+    user_file = config_dir() / "config.toml"
+    if user_file.is_file():
+        layers.append((str(user_file), _read_toml(user_file)))
+    project_file = find_project_file(cwd or Path.cwd())
+    if project_file:
+        layers.append((str(project_file), _read_toml(project_file)))
+    env_layer = {
+        f.name: environ[f"CODEMM_{f.name.upper()}"]
+        for f in _fields()
+        if f"CODEMM_{f.name.upper()}" in environ
+    }
+    layers.append(("environment", env_layer))
+    layers.append(("flag", {k: v for k, v in (flags or {}).items() if v is not None}))
+
+    for origin, values in layers:
+        for name, raw in values.items():
+            label = f"CODEMM_{name.upper()}" if origin == "environment" else origin
+            setattr(settings, name, _coerce(name, raw, label))
+            settings.sources[name] = label
+    return settings

