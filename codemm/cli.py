@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,6 +23,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="List and inspect models.", no_args_is_help=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
+RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="Repository root (default: current dir).")]
 app.add_typer(models_app, name="models")
 app.add_typer(config_app, name="config")
 app.add_typer(bench_app, name="bench")
@@ -177,6 +179,89 @@ def bench_generate(
         raise BadInputError(f"unknown quantization '{bad[0]}' (use {', '.join(QUANTS)})")
     rows = run_all(settings.model, wanted, settings.device, max_new_tokens)
     _print_json(rows) if as_json else typer.echo(format_table(rows))
+
+
+def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False) -> Any:
+    """Opens and refreshes the repo's index, with a progress bar on stderr for big repos."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from codemm.repo.index import RepoIndex
+
+    index = RepoIndex(repo)
+    columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
+        task = bar.add_task("index", total=None)
+        stats = index.refresh(
+            embed=embed, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    if stats.files == 0:
+        skipped = ", ".join(f"{n} {reason}" for reason, n in stats.skipped.items()) or "none"
+        typer.echo(f"codemm: note: no indexable files in {index.root} (skipped: {skipped})", err=True)
+    return index, stats
+
+
+@app.command("index")
+def index_cmd(
+    path: Annotated[Path, typer.Argument(help="Repository root.")] = Path("."),
+    no_embed: Annotated[bool, typer.Option("--no-embed", help="Skip dense embeddings.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build or refresh the repository index (incremental: only changed files are re-parsed)."""
+    index, stats = _refresh_index(path, embed=not no_embed)
+    summary = stats.as_json()
+    if as_json:
+        _print_json(summary)
+        return
+    langs = ", ".join(f"{lang} {n}" for lang, n in stats.languages.items())
+    skipped = ", ".join(f"{reason} {n}" for reason, n in stats.skipped.items()) or "none"
+    typer.echo(
+        f"{index.root}: {stats.files} files ({langs}), {stats.lines} lines, {stats.symbols} symbols, "
+        f"{stats.chunks} chunks; re-parsed {stats.parsed}, embedded {stats.embedded} in {stats.seconds:.2f}s"
+    )
+    typer.echo(f"skipped: {skipped}")
+    typer.echo(f"index: {index.db_path}")
+
+
+@app.command("map")
+def map_cmd(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Repository root.")] = Path("."),
+    tokens: Annotated[int, typer.Option("--tokens", help="Token budget (model tokenizer).")] = 1024,
+    focus: Annotated[str, typer.Option("--focus", help="Question or names to rank around.")] = "",
+    model: ModelOpt = None,
+) -> None:
+    """Print the repo map: the most referenced definitions, within a token budget."""
+    from codemm.models.load import load_tokenizer
+    from codemm.repo.repomap import build_repo_map
+
+    settings = _settings(ctx, model=model)
+    tokenizer = load_tokenizer(settings.model)
+    index, _ = _refresh_index(path, embed=False)
+    repo_map = build_repo_map(index, lambda text: len(tokenizer.encode(text)), tokens, focus)
+    typer.echo(repo_map.text)
+    typer.echo(f"[{repo_map.shown} of {repo_map.total} definitions, {repo_map.tokens} tokens]", err=True)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in words or identifiers.")],
+    repo: RepoOpt = Path("."),
+    k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hybrid search (BM25 + embeddings + symbols, fused by RRF) over the repo's chunks."""
+    from codemm.repo.retrieve import retriever_for
+
+    if k < 1:
+        raise BadInputError("-k must be at least 1")
+    index, _ = _refresh_index(repo)
+    hits = retriever_for(index).search(query, k=k)
+    if as_json:
+        _print_json([h.as_json() for h in hits])
+        return
+    for hit in hits:
+        label = f"{hit.path}:{hit.start}-{hit.end}"
+        typer.echo(f"{label:<48} {hit.score:.4f}  {'+'.join(hit.sources):<20} {hit.symbol}")
 
 
 def main() -> None:

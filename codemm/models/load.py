@@ -162,3 +162,11 @@ def count_parameters(model: Any) -> int:
             n = int(torch.Size(quant_state.shape).numel())
         total += n
     return total
+
+
+def load_tokenizer(spec: str) -> Any:
+    """Only the tokenizer of a model: enough to measure token budgets without loading weights."""
+    from transformers import AutoTokenizer
+
+    quiet_libraries()
+    return AutoTokenizer.from_pretrained(resolve(spec).checkpoint, local_files_only=True)

@@ -1,0 +1,1 @@
+"""How codemm knows a repository: walk, parse, chunk, index, map and retrieve."""

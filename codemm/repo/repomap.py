@@ -1,0 +1,142 @@
+"""The repo map: definitions ranked by personalised PageRank over the file reference graph,
+rendered as an outline within a token budget (after aider's repo map).
+
+Files are nodes; a file that references an identifier points at each file that defines it, with
+aider's weights. The graph comes from the index (cached per file); only PageRank runs per question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from codemm.repo.index import RepoIndex
+from codemm.repo.retrieve import symbol_scores
+from codemm.repo.symbols import Reference, Symbol
+
+SPECIFIC = re.compile(r"^(?=.{8,})(?:[a-z0-9]+_[a-z0-9_]+|[A-Za-z][a-z0-9]+[A-Z][A-Za-z0-9]*)$")
+
+
+@dataclass
+class RepoMap:
+    text: str
+    tokens: int
+    shown: int
+    """Definitions rendered."""
+    total: int
+    """Definitions ranked."""
+
+
+def edge_multiplier(name: str, definers: int, focus: set[str]) -> float:
+    """aider's weights: x10 specific or asked-about names, x0.1 private or everywhere-defined ones."""
+    mul = 1.0
+    if name in focus:
+        mul *= 10
+    if SPECIFIC.match(name):
+        mul *= 10
+    if name.startswith("_"):
+        mul *= 0.1
+    if definers > 5:
+        mul *= 0.1
+    return mul
+
+
+def rank_definitions(
+    symbols: list[Symbol],
+    references: list[Reference],
+    files: list[str],
+    focus_files: set[str] = frozenset(),  # type: ignore[assignment]
+    focus_names: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[tuple[Symbol, float]]:
+    import networkx as nx
+
+    defines: dict[str, set[str]] = defaultdict(set)
+    for sym in symbols:
+        defines[sym.name].add(sym.path)
+    referenced: dict[str, Counter[str]] = defaultdict(Counter)
+    for ref in references:
+        if ref.name in defines:
+            referenced[ref.name][ref.path] += 1
+
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(files)
+    for name, users in referenced.items():
+        mul = edge_multiplier(name, len(defines[name]), focus_names)
+        for user, count in users.items():
+            for definer in defines[name]:
+                graph.add_edge(user, definer, weight=mul * math.sqrt(count), name=name)
+    if not graph:
+        return []
+    personal = {f: 1.0 for f in files if f in focus_files}
+    try:
+        rank = nx.pagerank(graph, weight="weight", personalization=personal or None)
+    except nx.PowerIterationFailedConvergence:
+        rank = {f: 1.0 / len(files) for f in files}
+
+    out_weight: dict[str, float] = defaultdict(float)
+    for src, _, data in graph.edges(data=True):
+        out_weight[src] += data["weight"]
+    def_rank: dict[tuple[str, str], float] = defaultdict(float)
+    for src, dst, data in graph.edges(data=True):
+        def_rank[(dst, data["name"])] += rank[src] * data["weight"] / out_weight[src]
+
+    ranked = []
+    for sym in symbols:
+        # Unreferenced definitions still appear, behind referenced ones, ordered by their file's rank.
+        score = def_rank.get((sym.path, sym.name), 0.0) or rank.get(sym.path, 0.0) * 1e-3
+        if sym.name in focus_names:
+            score *= 10
+        ranked.append((sym, score))
+    ranked.sort(key=lambda pair: -pair[1])
+    return ranked
+
+
+def render(ranked: list[tuple[Symbol, float]], n: int) -> str:
+    chosen = [sym for sym, _ in ranked[:n]]
+    order: list[str] = []
+    by_path: dict[str, list[Symbol]] = defaultdict(list)
+    for sym in chosen:
+        if sym.path not in by_path:
+            order.append(sym.path)
+        by_path[sym.path].append(sym)
+    lines = []
+    for path in order:
+        lines.append(f"{path}:")
+        for sym in sorted(by_path[path], key=lambda s: s.start):
+            indent = "    " if sym.parent else "  "
+            lines.append(f"{indent}{sym.start:>4}│ {sym.signature or sym.name}")
+    return "\n".join(lines)
+
+
+def focus_of(text: str, symbols: list[Symbol], files: list[str]) -> tuple[set[str], set[str]]:
+    """Files and identifiers the question mentions."""
+    lowered = text.lower()
+    focus_files = {f for f in files if f.lower() in lowered or PurePosixPath(f).name.lower() in lowered}
+    names = {sym.name for sym, score in symbol_scores(text, symbols).items() if score >= 1.0}
+    return focus_files, names
+
+
+def build_repo_map(
+    index: RepoIndex, count_tokens: Callable[[str], int], budget: int = 1024, focus: str = ""
+) -> RepoMap:
+    symbols = index.symbols()
+    files = sorted(index.file_lines())
+    focus_files, focus_names = focus_of(focus, symbols, files) if focus else (set(), set())
+    ranked = rank_definitions(symbols, index.references(), files, focus_files, focus_names)
+    if budget <= 0 or not ranked:
+        return RepoMap("", 0, 0, len(ranked))
+    lo, hi, best = 1, len(ranked), ""
+    best_tokens = best_n = 0
+    while lo <= hi:  # the largest prefix of the ranking that fits the budget
+        mid = (lo + hi) // 2
+        text = render(ranked, mid)
+        tokens = count_tokens(text)
+        if tokens <= budget:
+            best, best_tokens, best_n, lo = text, tokens, mid, mid + 1
+        else:
+            hi = mid - 1
+    return RepoMap(best, best_tokens, best_n, len(ranked))
