@@ -62,6 +62,48 @@ class IndexStats:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
+@dataclass
+class Parsed:
+    """One file read, parsed and chunked (outside any lock, possibly in a worker process)."""
+
+    file: SourceFile
+    sha: str
+    lines: int
+    non_utf8: bool
+    parsed: ParsedFile
+    chunks: list[Chunk]
+
+
+# Below this many files, a worker pool costs more than it saves.
+PARALLEL_MIN_FILES = 200
+
+
+def _parse_one(file: SourceFile) -> Parsed | str:
+    """The file's parse, or the reason it could not be read."""
+    try:
+        text, non_utf8 = read_source(file)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    sha = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+    parsed = parse_source(file.path, text, file.language)
+    return Parsed(file, sha, text.count("\n") + 1, non_utf8, parsed, chunk_file(parsed, text))
+
+
+def _parse_all(files: list[SourceFile]) -> list[Parsed | str]:
+    """Parses files, on every core when there are many. Workers are forked (cheap: grammars are
+    already loaded) only while no torch is imported, since forking a process with torch's thread
+    pools running can deadlock; otherwise the parse stays in this process."""
+    import multiprocessing
+    import os
+    import sys
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if len(files) < PARALLEL_MIN_FILES or cores < 2 or "torch" in sys.modules or sys.platform != "linux":
+        return [_parse_one(f) for f in files]
+    with multiprocessing.get_context("fork").Pool(cores) as pool:
+        return pool.map(_parse_one, files, chunksize=max(1, len(files) // (cores * 8)))
+
+
 def index_path(root: Path) -> Path:
     key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
     return cache_dir() / "index" / key / "index.sqlite"
@@ -75,25 +117,39 @@ class RepoIndex:
         self.db_path = db_path or index_path(self.root)
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.db_path, timeout=60, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA busy_timeout=60000")
-            version = self._schema_version()
-            if version not in (None, SCHEMA_VERSION):  # an older codemm's layout: rebuild from scratch
-                self.db.close()
-                self.db_path.unlink()
-                self.db = sqlite3.connect(self.db_path, timeout=60, check_same_thread=False)
-                self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.executescript(SCHEMA)
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('root', ?)", (str(self.root),))
-            self.db.commit()
+            self.db = self._open()
         except sqlite3.DatabaseError as exc:
             raise BadInputError(
                 f"the index at {self.db_path} is unreadable ({exc}); delete it to rebuild"
             ) from None
         except OSError as exc:
             raise error_from_oserror(exc, f"opening the index at {self.db_path}") from None
+
+    def _open(self) -> sqlite3.Connection:
+        # Two processes creating the same index at once can see SQLITE_BUSY while one switches the
+        # file to WAL (SQLite does not wait on that lock), so set-up is retried for a while.
+        deadline = time.monotonic() + 60
+        while True:
+            db = sqlite3.connect(self.db_path, timeout=60, check_same_thread=False)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a crash can lose the last refresh, never corrupt the index (re-derivable).
+                db.execute("PRAGMA synchronous=NORMAL")
+                self.db = db
+                if self._schema_version() not in (None, SCHEMA_VERSION):  # an older layout: rebuild
+                    db.close()
+                    self.db_path.unlink()
+                    continue
+                db.executescript(SCHEMA)
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('root', ?)", (str(self.root),))
+                db.commit()
+                return db
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _schema_version(self) -> int | None:
         try:
@@ -123,28 +179,26 @@ class RepoIndex:
         started = time.perf_counter()
         walked = walk_repo(self.root, max_file_bytes)
         known = {row[0]: row[1:] for row in self.db.execute("SELECT path, sha, size, mtime_ns FROM files")}
-        changed: list[tuple[SourceFile, str, str, bool, ParsedFile, list[Chunk]]] = []
-        touched: list[SourceFile] = []
-        parse_started = time.perf_counter()
+        todo: list[SourceFile] = []
         for done, file in enumerate(walked.files, 1):
             old = known.get(file.path)
-            if old and old[1] == file.size and old[2] == file.mtime_ns:
-                if progress:
-                    progress(done, len(walked.files))
-                continue
-            try:
-                text, non_utf8 = read_source(file)
-            except OSError as exc:
-                walked.skipped.append((file.path, f"unreadable ({exc.strerror})"))
-                continue
-            sha = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
-            if old and old[0] == sha:
+            if not (old and old[1] == file.size and old[2] == file.mtime_ns):
+                todo.append(file)
+            elif progress:
+                progress(done, len(walked.files))
+        parse_started = time.perf_counter()
+        changed: list[Parsed] = []
+        touched: list[SourceFile] = []
+        offset = len(walked.files) - len(todo)
+        for done, (file, outcome) in enumerate(zip(todo, _parse_all(todo), strict=True), 1):
+            if isinstance(outcome, str):
+                walked.skipped.append((file.path, outcome))
+            elif file.path in known and known[file.path][0] == outcome.sha:
                 touched.append(file)
             else:
-                parsed = parse_source(file.path, text, file.language)
-                changed.append((file, sha, text, non_utf8, parsed, chunk_file(parsed, text)))
+                changed.append(outcome)
             if progress:
-                progress(done, len(walked.files))
+                progress(offset + done, len(walked.files))
         parse_s = time.perf_counter() - parse_started
         present = {f.path for f in walked.files}
         gone = [p for p in known if p not in present or p in {s for s, _ in walked.skipped}]
@@ -169,19 +223,26 @@ class RepoIndex:
         return stats
 
     def _write(
-        self, changed: list[Any], touched: list[SourceFile], gone: list[str], skipped: list[Any]
+        self,
+        changed: list[Parsed],
+        touched: list[SourceFile],
+        gone: list[str],
+        skipped: list[Any],
     ) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            for path in gone + [c[0].path for c in changed]:
+            # Read under the write lock: another process may have indexed these files since our walk.
+            known = {row[0] for row in db.execute("SELECT path FROM files")}
+            for path in gone + [c.file.path for c in changed if c.file.path in known]:
                 for table in ("files", "symbols", "refs", "chunks"):
                     db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
-            for file, sha, text, non_utf8, parsed, chunks in changed:
+            for item in changed:
+                file, parsed, chunks = item.file, item.parsed, item.chunks
                 db.execute(
-                    "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (file.path, sha, file.size, file.mtime_ns, file.language, text.count("\n") + 1,
-                     int(non_utf8), int(parsed.has_errors)),
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (file.path, item.sha, file.size, file.mtime_ns, file.language, item.lines,
+                     int(item.non_utf8), int(parsed.has_errors)),
                 )  # fmt: skip
                 db.executemany(
                     "INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
