@@ -1,17 +1,26 @@
-"""`codemm ask`: one question in, one streamed answer out."""
+"""`codemm ask`: question + repository (+ images, + history) -> one prompt -> streamed answer.
+
+The same pipeline serves ask, chat and eval; they differ only in how they present it:
+``prepare`` retrieves and budgets, ``start`` streams, ``finish`` checks citations.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from codemm.citations import Citation, attribute_sources, find_citations
 from codemm.config import Settings
-from codemm.models.generate import GenerationSettings, Message, TokenStream, stream_chat
+from codemm.models.generate import GenerationSettings, Message, TokenStream, count_chat_tokens, stream_chat
 from codemm.models.load import LoadedModel
+from codemm.prompt import NO_REPO_SYSTEM_PROMPT, ImageText, Prompt, PromptInput, build_prompt
+from codemm.repo.index import RepoIndex
+from codemm.repo.retrieve import Hit
 
-SYSTEM_PROMPT = (
-    "You are codemm, a coding assistant for a software team. Answer precisely and briefly. "
-    "Put code in fenced blocks with the language named."
+NO_MATCH_NOTE = (
+    "Note: the repository context had no match for this question; this answer is not grounded in it."
 )
 
 
@@ -24,12 +33,77 @@ def generation_settings(settings: Settings) -> GenerationSettings:
     )
 
 
-def build_messages(question: str) -> list[Message]:
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
+@dataclass
+class AskRequest:
+    question: str
+    index: RepoIndex | None = None
+    """An opened, refreshed index of the repository; None asks without repository context."""
+    images: list[ImageText] = field(default_factory=list)
+    history: list[Message] = field(default_factory=list)
+    k: int = 6
+    map_tokens: int = 512
+    patch: bool = False
+    """Ask for edits (SEARCH/REPLACE blocks) instead of an answer."""
 
 
-def start_answer(loaded: LoadedModel, question: str, settings: Settings) -> TokenStream:
-    return stream_chat(loaded, build_messages(question), generation_settings(settings))
+@dataclass
+class PreparedAsk:
+    request: AskRequest
+    prompt: Prompt
+    hits: list[Hit]
+    """Everything retrieval returned, best first (the prompt holds ``prompt.included``)."""
+    context_match: bool
+    retrieval_s: float
+
+
+def is_relevant(hit: Hit) -> bool:
+    """Lexical or symbol evidence: dense similarity alone always returns *something*."""
+    return "bm25" in hit.sources or "symbols" in hit.sources
+
+
+def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> PreparedAsk:
+    started = time.perf_counter()
+    hits: list[Hit] = []
+    render_map = None
+    if request.index is not None:
+        from codemm.repo.repomap import build_repo_map
+        from codemm.repo.retrieve import retriever_for
+
+        hits = [
+            h for h in retriever_for(request.index).search(request.question, k=request.k) if is_relevant(h)
+        ]
+        tokenizer = loaded.tokenizer
+        index = request.index
+
+        def render_map(budget: int) -> str:
+            count = lambda text: len(tokenizer.encode(text, add_special_tokens=False))  # noqa: E731
+            return build_repo_map(index, count, budget, focus=request.question).text
+
+    data = PromptInput(
+        question=request.question,
+        hits=hits,
+        images=request.images,
+        history=request.history,
+        render_map=render_map,
+        map_tokens=request.map_tokens,
+    )
+    if request.index is None:
+        data.system = NO_REPO_SYSTEM_PROMPT
+    elif not hits:
+        data.context_note = "No code in the repository matched this question."
+    if request.patch:
+        from codemm.patch import PATCH_SYSTEM_PROMPT
+
+        data.system, data.numbered = PATCH_SYSTEM_PROMPT, False
+    prompt = build_prompt(
+        data, lambda msgs: count_chat_tokens(loaded.tokenizer, msgs), loaded.context_window, max_new_tokens
+    )
+    context_match = request.index is None or bool(hits) or bool(request.images)
+    return PreparedAsk(request, prompt, hits, context_match, time.perf_counter() - started)
+
+
+def start(loaded: LoadedModel, prepared: PreparedAsk, settings: Settings) -> TokenStream:
+    return stream_chat(loaded, prepared.prompt.messages, generation_settings(settings))
 
 
 @dataclass
@@ -37,11 +111,15 @@ class AskResult:
     answer: str
     loaded: LoadedModel
     stream: TokenStream
+    prepared: PreparedAsk | None = None
+    citations: list[Citation] = field(default_factory=list)
+    adapter: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable `codemm ask --json` record: later fields are added, never renamed."""
         stats = self.stream.stats
-        return {
+        prepared = self.prepared
+        data: dict[str, Any] = {
             "answer": self.answer,
             "model": self.loaded.name,
             "quant": self.loaded.quant,
@@ -54,4 +132,41 @@ class AskResult:
                 "tokens_per_s": round(stats.tokens_per_s, 2),
             },
             "stop_reason": stats.stop_reason,
+            "adapter": self.adapter,
+            "citations": [c.as_json() for c in self.citations],
         }
+        if prepared is not None:
+            index = prepared.request.index
+            data["repo"] = str(index.root) if index is not None else None
+            data["retrieved"] = [
+                {"path": h.path, "start": h.start, "end": h.end, "score": round(h.score, 5)}
+                for h in prepared.prompt.included
+            ]
+            data["dropped"] = prepared.prompt.dropped
+            data["context_match"] = prepared.context_match
+            data["context_tokens"] = {"used": prepared.prompt.tokens, "budget": prepared.prompt.budget}
+            data["timings"]["retrieval_s"] = round(prepared.retrieval_s, 3)
+        return data
+
+
+def finish(answer: str, loaded: LoadedModel, stream: TokenStream, prepared: PreparedAsk) -> AskResult:
+    """Checks every citation in the answer against the index; adds codemm-attributed sources."""
+    if not prepared.context_match:
+        answer = f"{NO_MATCH_NOTE}\n\n{answer}"
+    citations: list[Citation] = []
+    index = prepared.request.index
+    if index is not None:
+        citations = find_citations(answer, index.file_lines())
+        cited = {(c.path, c.start, c.end) for c in citations}
+        citations += [
+            c
+            for c in attribute_sources(answer, prepared.prompt.included)
+            if (c.path, c.start, c.end) not in cited
+        ]
+    return AskResult(answer, loaded, stream, prepared, citations)
+
+
+def open_index(repo: Path, embed: bool = True) -> RepoIndex:
+    index = RepoIndex(repo)
+    index.refresh(embed=embed)
+    return index

@@ -66,10 +66,35 @@ def _global(
     ctx.obj = {"model": model, "quant": quant, "device": device}
 
 
+def _default_repo() -> Path | None:
+    """The project the current dir belongs to (nearest .git or codemm.toml), else none: asking from
+    a home directory must not index the whole home directory."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists() or (folder / "codemm.toml").is_file():
+            return folder
+    return None
+
+
 @app.command()
 def ask(
     ctx: typer.Context,
-    question: Annotated[str, typer.Argument(help="The question or request.")],
+    question: Annotated[str, typer.Argument(help="The question or, with --patch, the change to make.")],
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", "-r", help="Repository root (default: the project of the current dir)."),
+    ] = None,
+    no_repo: Annotated[bool, typer.Option("--no-repo", help="Answer without repository context.")] = False,
+    k: Annotated[int, typer.Option("-k", help="Chunks of context to retrieve.")] = 6,
+    map_tokens: Annotated[
+        int, typer.Option("--map-tokens", help="Token budget of the repo map (0: none).")
+    ] = 512,
+    patch: Annotated[
+        bool, typer.Option("--patch", help="Ask for a code change; print it as a unified diff.")
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="With --patch: write the change to the files.")
+    ] = False,
     model: ModelOpt = None,
     quant: QuantOpt = None,
     device: DeviceOpt = None,
@@ -77,11 +102,18 @@ def ask(
     temperature: Annotated[float | None, typer.Option(help="0 = greedy (deterministic).")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed for sampling.")] = None,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Print the answer once it is complete.")
+    ] = False,
     as_json: JsonOpt = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print timings to stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Timings and dropped context on stderr.")
+    ] = False,
 ) -> None:
-    """Answer one question, streaming the answer as it is generated."""
-    from codemm.ask import AskResult, start_answer
+    """Answer one question about a repository, streaming the answer and checking its citations."""
+    import time
+
+    from codemm import ask as pipeline
     from codemm.models.load import load
 
     settings = _settings(
@@ -90,26 +122,78 @@ def ask(
     )  # fmt: skip
     if not question.strip():
         raise BadInputError("the question is empty")
+    if apply and not patch:
+        raise BadInputError("--apply only makes sense with --patch")
+    if k < 0 or map_tokens < 0:
+        raise BadInputError("-k and --map-tokens must not be negative")
+    root = None if no_repo else (repo if repo is not None else _default_repo())
+    if patch and root is None:
+        raise BadInputError("--patch needs a repository: pass --repo PATH")
+    index = _refresh_index(root, quiet=as_json)[0] if root is not None else None
     loaded = load(settings.model, settings.quant, settings.device, settings.dtype)
-    stream = start_answer(loaded, question, settings)
+    started = time.perf_counter()
+    request = pipeline.AskRequest(question, index=index, k=k, map_tokens=map_tokens, patch=patch)
+    prepared = pipeline.prepare(loaded, request, settings.max_new_tokens)
+    stream = pipeline.start(loaded, prepared, settings)
+    live = not (as_json or no_stream or patch)
+    if live and not prepared.context_match:
+        sys.stdout.write(pipeline.NO_MATCH_NOTE + "\n\n")
     pieces = []
+    first_token_s = None
     for piece in stream:
+        if first_token_s is None:
+            first_token_s = time.perf_counter() - started
         pieces.append(piece)
-        if not as_json:
+        if live:
             sys.stdout.write(piece)
             sys.stdout.flush()
-    result = AskResult("".join(pieces), loaded, stream)
+    result = pipeline.finish("".join(pieces), loaded, stream, prepared)
+    if verbose:
+        _report(result, first_token_s)
+    if patch:
+        _patch_output(result, root, apply, as_json)  # type: ignore[arg-type]
+        return
     if as_json:
         _print_json(result.to_json())
+        return
+    sys.stdout.write(result.answer + "\n" if not live else "\n")
+    if result.citations:
+        marks = [f"{c.label} {'ok' if c.valid else 'INVALID: ' + c.reason}" for c in result.citations]
+        typer.echo("Sources: " + "; ".join(marks))
+
+
+def _report(result: Any, first_token_s: float | None) -> None:
+    data = result.to_json()
+    t = data["timings"]
+    context = data.get("context_tokens", {})
+    typer.echo(
+        f"[{data['model']} {data['quant']} on {data['device']}] load {t['load_s']}s, "
+        f"retrieval {t.get('retrieval_s', 0)}s, first token {first_token_s or 0:.3f}s after the question "
+        f"(generation ttft {t['ttft_s']}s), {data['tokens']['new']} tokens at {t['tokens_per_s']} tok/s; "
+        f"prompt {data['tokens']['prompt']} tokens (budget {context.get('budget', '-')})",
+        err=True,
+    )
+    for item in data.get("dropped", []):
+        typer.echo(f"dropped to fit the context window: {item}", err=True)
+
+
+def _patch_output(result: Any, root: Path, apply: bool, as_json: bool) -> None:
+    from codemm.patch import PatchError, apply_patch, build_patch
+
+    try:
+        built = build_patch(root, result.answer)
+    except PatchError as exc:
+        sys.stdout.write(exc.raw + "\n")
+        raise
+    changed = apply_patch(root, built) if apply else []
+    if as_json:
+        _print_json({**result.to_json(), "diff": built.diff, "applied": changed})
+        return
+    sys.stdout.write(built.diff)
+    if apply:
+        typer.echo(f"applied to {', '.join(changed)}", err=True)
     else:
-        sys.stdout.write("\n")
-    if verbose:
-        t = result.to_json()["timings"]
-        typer.echo(
-            f"[{loaded.name} {loaded.quant} on {loaded.device}] load {t['load_s']}s, "
-            f"first token {t['ttft_s']}s, {stream.stats.new_tokens} tokens at {t['tokens_per_s']} tok/s",
-            err=True,
-        )
+        typer.echo("not applied (use --apply to write it)", err=True)
 
 
 @models_app.command("list")
@@ -181,7 +265,7 @@ def bench_generate(
     _print_json(rows) if as_json else typer.echo(format_table(rows))
 
 
-def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False) -> Any:
+def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False) -> tuple[Any, Any]:
     """Opens and refreshes the repo's index, with a progress bar on stderr for big repos."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

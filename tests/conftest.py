@@ -23,3 +23,9 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_long_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a 4096-token window: room for repository context."""
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama-long"), window=4096)

@@ -69,9 +69,9 @@ def test_config_show_json_reports_sources() -> None:
 @pytest.mark.parametrize("flag_position", ["global", "command"])
 def test_ask_json_on_tiny_model(tiny_llama_dir: Path, flag_position: str) -> None:
     model = ["--model", str(tiny_llama_dir)]
-    args = [*model, "ask", "hello", "--json", "--max-new-tokens", "6"]
+    args = [*model, "ask", "hello", "--no-repo", "--json", "--max-new-tokens", "6"]
     if flag_position == "command":
-        args = ["ask", "hello", "--json", "--max-new-tokens", "6", *model]
+        args = ["ask", "hello", "--no-repo", "--json", "--max-new-tokens", "6", *model]
     proc = codemm(*args)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)

@@ -12,7 +12,7 @@ import hashlib
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,16 @@ from typing import Any
 from codemm.errors import BadInputError, error_from_oserror
 from codemm.paths import cache_dir
 from codemm.repo.chunks import Chunk, chunk_file
-from codemm.repo.symbols import ParsedFile, Reference, Symbol, parse_source
-from codemm.repo.walk import DEFAULT_MAX_FILE_BYTES, SourceFile, check_repo_root, read_source, walk_repo
+from codemm.repo.symbols import Reference, Symbol, parse_source
+from codemm.repo.walk import (
+    DEFAULT_MAX_FILE_BYTES,
+    SourceFile,
+    WalkResult,
+    check_repo_root,
+    decode_source,
+    sniff_head,
+    walk_repo,
+)
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -64,14 +72,15 @@ class IndexStats:
 
 @dataclass
 class Parsed:
-    """One file read, parsed and chunked (outside any lock, possibly in a worker process)."""
+    """One file read, parsed and chunked (outside any lock, possibly in a worker process), as the
+    rows to insert: plain tuples cross the process boundary far faster than dataclasses."""
 
     file: SourceFile
     sha: str
-    lines: int
-    non_utf8: bool
-    parsed: ParsedFile
-    chunks: list[Chunk]
+    file_row: tuple[Any, ...]
+    symbol_rows: list[tuple[Any, ...]]
+    ref_rows: list[tuple[Any, ...]]
+    chunk_rows: list[tuple[Any, ...]]
 
 
 # Below this many files, a worker pool costs more than it saves.
@@ -81,15 +90,28 @@ PARALLEL_MIN_FILES = 200
 def _parse_one(file: SourceFile) -> Parsed | str:
     """The file's parse, or the reason it could not be read."""
     try:
-        text, non_utf8 = read_source(file)
+        data = file.abs_path.read_bytes()
     except OSError as exc:
         return f"unreadable ({exc.strerror})"
+    reason = sniff_head(data)
+    if reason:
+        return reason
+    text, non_utf8 = decode_source(data)
     sha = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
     parsed = parse_source(file.path, text, file.language)
-    return Parsed(file, sha, text.count("\n") + 1, non_utf8, parsed, chunk_file(parsed, text))
+    return Parsed(
+        file,
+        sha,
+        (file.path, sha, file.size, file.mtime_ns, file.language, text.count("\n") + 1, int(non_utf8),
+         int(parsed.has_errors)),
+        [(s.path, s.name, s.kind, s.start, s.end, s.signature, s.docstring, s.parent)
+         for s in parsed.symbols],
+        [(r.path, r.name, r.kind, r.line) for r in parsed.references],
+        [(c.path, c.start, c.end, c.kind, c.symbol, c.text, c.sha) for c in chunk_file(parsed, text)],
+    )  # fmt: skip
 
 
-def _parse_all(files: list[SourceFile]) -> list[Parsed | str]:
+def _parse_all(files: list[SourceFile]) -> Iterator[Parsed | str]:
     """Parses files, on every core when there are many. Workers are forked (cheap: grammars are
     already loaded) only while no torch is imported, since forking a process with torch's thread
     pools running can deadlock; otherwise the parse stays in this process."""
@@ -99,9 +121,11 @@ def _parse_all(files: list[SourceFile]) -> list[Parsed | str]:
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if len(files) < PARALLEL_MIN_FILES or cores < 2 or "torch" in sys.modules or sys.platform != "linux":
-        return [_parse_one(f) for f in files]
+        yield from map(_parse_one, files)
+        return
     with multiprocessing.get_context("fork").Pool(cores) as pool:
-        return pool.map(_parse_one, files, chunksize=max(1, len(files) // (cores * 8)))
+        # imap, in order: the caller writes each result while the workers parse the next ones.
+        yield from pool.imap(_parse_one, files, chunksize=max(1, len(files) // (cores * 8)))
 
 
 def index_path(root: Path) -> Path:
@@ -177,7 +201,7 @@ class RepoIndex:
     ) -> IndexStats:
         """Brings the index up to date with the working tree; returns what it holds and what it did."""
         started = time.perf_counter()
-        walked = walk_repo(self.root, max_file_bytes)
+        walked = walk_repo(self.root, max_file_bytes, sniff=False)  # the parse sniffs what it reads
         known = {row[0]: row[1:] for row in self.db.execute("SELECT path, sha, size, mtime_ns FROM files")}
         todo: list[SourceFile] = []
         for done, file in enumerate(walked.files, 1):
@@ -187,31 +211,17 @@ class RepoIndex:
             elif progress:
                 progress(done, len(walked.files))
         parse_started = time.perf_counter()
-        changed: list[Parsed] = []
-        touched: list[SourceFile] = []
-        offset = len(walked.files) - len(todo)
-        for done, (file, outcome) in enumerate(zip(todo, _parse_all(todo), strict=True), 1):
-            if isinstance(outcome, str):
-                walked.skipped.append((file.path, outcome))
-            elif file.path in known and known[file.path][0] == outcome.sha:
-                touched.append(file)
-            else:
-                changed.append(outcome)
-            if progress:
-                progress(offset + done, len(walked.files))
-        parse_s = time.perf_counter() - parse_started
-        present = {f.path for f in walked.files}
-        gone = [p for p in known if p not in present or p in {s for s, _ in walked.skipped}]
         try:
-            self._write(changed, touched, gone, walked.skipped)
+            parsed = self._write(walked, todo, known, progress)
         except sqlite3.OperationalError as exc:
             if "disk" in str(exc).lower() or "full" in str(exc).lower():
                 raise error_from_oserror(
                     OSError(28, "No space left on device"), "writing the index"
                 ) from None
             raise
+        parse_s = time.perf_counter() - parse_started
         stats = self.stats()
-        stats.parsed = len(changed)
+        stats.parsed = parsed
         stats.parse_seconds = parse_s
         if embed:
             from codemm.repo.embeddings import embed_missing
@@ -224,56 +234,59 @@ class RepoIndex:
 
     def _write(
         self,
-        changed: list[Parsed],
-        touched: list[SourceFile],
-        gone: list[str],
-        skipped: list[Any],
-    ) -> None:
+        walked: WalkResult,
+        todo: list[SourceFile],
+        known: dict[str, tuple[Any, ...]],
+        progress: Callable[[int, int], None] | None,
+    ) -> int:
+        """Parses ``todo`` and writes the results in one transaction, as they arrive; returns how
+        many files were (re)parsed into the index."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
             # Read under the write lock: another process may have indexed these files since our walk.
-            known = {row[0] for row in db.execute("SELECT path FROM files")}
-            for path in gone + [c.file.path for c in changed if c.file.path in known]:
-                for table in ("files", "symbols", "refs", "chunks"):
-                    db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
-            for item in changed:
-                file, parsed, chunks = item.file, item.parsed, item.chunks
-                db.execute(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (file.path, item.sha, file.size, file.mtime_ns, file.language, item.lines,
-                     int(item.non_utf8), int(parsed.has_errors)),
-                )  # fmt: skip
-                db.executemany(
-                    "INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (s.path, s.name, s.kind, s.start, s.end, s.signature, s.docstring, s.parent)
-                        for s in parsed.symbols
-                    ],
-                )
-                db.executemany(
-                    "INSERT INTO refs VALUES (?, ?, ?, ?)",
-                    [(r.path, r.name, r.kind, r.line) for r in parsed.references],
-                )
+            in_db = {row[0] for row in db.execute("SELECT path FROM files")}
+            offset = len(walked.files) - len(todo)
+            parsed = 0
+            for done, (file, outcome) in enumerate(zip(todo, _parse_all(todo), strict=True), 1):
+                if progress:
+                    progress(offset + done, len(walked.files))
+                if isinstance(outcome, str):
+                    walked.skipped.append((file.path, outcome))
+                    continue
+                if file.path in known and known[file.path][0] == outcome.sha:
+                    db.execute(
+                        "UPDATE files SET mtime_ns = ?, size = ? WHERE path = ?",
+                        (file.mtime_ns, file.size, file.path),
+                    )
+                    continue
+                if file.path in in_db:
+                    self._delete(file.path)
+                db.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", outcome.file_row)
+                db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?)", outcome.symbol_rows)
+                db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?)", outcome.ref_rows)
                 db.executemany(
                     "INSERT INTO chunks (path, start, end_line, kind, symbol, text, sha) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(c.path, c.start, c.end, c.kind, c.symbol, c.text, c.sha) for c in chunks],
+                    outcome.chunk_rows,
                 )
-            for file in touched:
-                db.execute(
-                    "UPDATE files SET mtime_ns = ?, size = ? WHERE path = ?",
-                    (file.mtime_ns, file.size, file.path),
-                )
+                parsed += 1
+            present = {f.path for f in walked.files} - {path for path, _ in walked.skipped}
+            for path in in_db - present:
+                self._delete(path)
             db.execute("DELETE FROM skipped")
-            db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?)", skipped)
-            live = "SELECT sha FROM chunks"
-            db.execute(f"DELETE FROM embeddings WHERE sha NOT IN ({live})")
+            db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?)", walked.skipped)
+            db.execute("DELETE FROM embeddings WHERE sha NOT IN (SELECT sha FROM chunks)")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(time.time_ns()),))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return parsed
+
+    def _delete(self, path: str) -> None:
+        for table in ("files", "symbols", "refs", "chunks"):
+            self.db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
 
     # -- reads ---------------------------------------------------------------------------------
 

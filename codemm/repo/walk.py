@@ -72,12 +72,16 @@ def check_repo_root(root: Path) -> Path:
 
 
 def _sniff(path: Path) -> str | None:
-    """A reason to skip the file from its first bytes, or None."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
+            return sniff_head(handle.read(SNIFF_BYTES))
     except OSError as exc:
         return f"unreadable ({exc.strerror})"
+
+
+def sniff_head(data: bytes) -> str | None:
+    """A reason to skip a file from its first bytes (binary, minified, generated), or None."""
+    head = data[:SNIFF_BYTES]
     if b"\0" in head:
         return "binary"
     text = head.decode("utf-8", errors="replace")
@@ -90,7 +94,8 @@ def _sniff(path: Path) -> str | None:
     return None
 
 
-def walk_repo(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> WalkResult:
+def walk_repo(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, sniff: bool = True) -> WalkResult:
+    """``sniff=False`` leaves the content checks (``sniff_head``) to a caller that reads the files anyway."""
     root = check_repo_root(root)
     result = WalkResult(root)
     # (prefix, spec): the root's rules (built-ins, .gitignore, .codemmignore) have no prefix; a nested
@@ -127,7 +132,7 @@ def walk_repo(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> WalkR
             if ignored(rel, False):
                 continue
             full = here / name
-            reason = _file_skip_reason(root, full, rel, max_file_bytes)
+            reason = _file_skip_reason(root, full, rel, max_file_bytes, sniff)
             if reason:
                 result.skipped.append((str(rel), reason))
                 continue
@@ -142,7 +147,9 @@ def _link_reason(root: Path, path: Path) -> str:
     return "link inside repo" if target.is_relative_to(root) else "link outside repo"
 
 
-def _file_skip_reason(root: Path, full: Path, rel: PurePosixPath, max_file_bytes: int) -> str | None:
+def _file_skip_reason(
+    root: Path, full: Path, rel: PurePosixPath, max_file_bytes: int, sniff: bool
+) -> str | None:
     if full.is_symlink():
         return _link_reason(root, full)
     if not full.is_file():
@@ -151,16 +158,20 @@ def _file_skip_reason(root: Path, full: Path, rel: PurePosixPath, max_file_bytes
         return "unknown file type"
     if GENERATED_NAMES.match_file(str(rel)):
         return "generated"
-    if full.stat().st_size > max_file_bytes:
+    size = full.stat().st_size
+    if size > max_file_bytes:
         return "too large"
-    if full.stat().st_size == 0:
+    if size == 0:
         return "empty"
-    return _sniff(full)
+    return _sniff(full) if sniff else None
 
 
 def read_source(file: SourceFile) -> tuple[str, bool]:
     """The file's text and whether it was not valid UTF-8 (then decoded with replacement)."""
-    data = file.abs_path.read_bytes()
+    return decode_source(file.abs_path.read_bytes())
+
+
+def decode_source(data: bytes) -> tuple[str, bool]:
     try:
         return data.decode("utf-8"), False
     except UnicodeDecodeError:

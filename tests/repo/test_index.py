@@ -137,3 +137,20 @@ def test_cli_index_json_and_search_json_on_the_sample_repo() -> None:
     assert time.perf_counter() - started < 120
     assert hits[0]["path"] == "tasktracker/dates.py" and len(hits) == 3
     assert set(hits[0]) >= {"path", "start", "end", "score", "sources"}
+
+
+def test_cli_index_counts_huge_files_links_and_syntax_errors(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    with (repo / "huge.py").open("wb") as handle:
+        handle.truncate(50 * 2**20)  # 50 MB
+    os.symlink("/etc", repo / "etc")
+    (repo / "broken.py").write_text("def fine():\n    return 1\n\ndef broken(:\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "codemm.cli", "index", str(repo), "--json", "--no-embed"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["skipped"] == {"too large": 1, "link outside repo": 1}
+    assert summary["files"] == 1 and summary["symbols"] >= 1
