@@ -9,7 +9,7 @@ setup:
 	@scripts/setup.sh
 
 demo: setup
-	$(BIN)/codemm ask "Write a Python function that reverses a string" --verbose
+	$(BIN)/codemm ask "Where is parse_due_date defined and what does it return?" --repo $(SAMPLE) --verbose
 
 lint: setup
 	$(BIN)/ruff check .
