@@ -163,7 +163,7 @@ def finish(answer: str, loaded: LoadedModel, stream: TokenStream, prepared: Prep
             for c in attribute_sources(answer, prepared.prompt.included)
             if (c.path, c.start, c.end) not in cited
         ]
-    return AskResult(answer, loaded, stream, prepared, citations)
+    return AskResult(answer, loaded, stream, prepared, citations, loaded.adapter)
 
 
 def open_index(repo: Path, embed: bool = True) -> RepoIndex:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -23,6 +24,11 @@ app = typer.Typer(
 models_app = typer.Typer(help="List and inspect models.", no_args_is_help=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
+adapters_app = typer.Typer(help="Fine-tune LoRA adapters on your code and manage them.", no_args_is_help=True)
+app.add_typer(adapters_app, name="adapters")
+AdapterOpt = Annotated[
+    str | None, typer.Option("--adapter", help="LoRA adapter name (see `codemm adapters list`).")
+]
 RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="Repository root (default: current dir).")]
 app.add_typer(models_app, name="models")
 app.add_typer(config_app, name="config")
@@ -66,6 +72,142 @@ def _global(
     ctx.obj = {"model": model, "quant": quant, "device": device}
 
 
+@adapters_app.command("dataset")
+def adapters_dataset(
+    path: Annotated[Path, typer.Argument(help="Repository root.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for train.jsonl, heldout.jsonl, stats.json.")],
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Glob to leave out (repeatable).")
+    ] = None,
+    heldout: Annotated[float, typer.Option(help="Fraction of files held out.")] = 0.15,
+    seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
+) -> None:
+    """Build a training set (FIM, signature->body, file chunks) from a repository."""
+    from dataclasses import asdict
+
+    from codemm.adapters.dataset import build_dataset, write_dataset
+
+    index, _ = _refresh_index(path, embed=False)
+    dataset = build_dataset(index, heldout, exclude or [], seed)
+    write_dataset(dataset, out)
+    _print_json(asdict(dataset.stats))
+
+
+@adapters_app.command("train")
+def adapters_train(
+    ctx: typer.Context,
+    repo: Annotated[Path, typer.Option("--repo", "-r", help="Repository to learn from.")],
+    name: Annotated[str, typer.Option("--name", help="Adapter name.")],
+    recipe: Annotated[
+        str, typer.Option("--recipe", help="Recipe name in adapters/recipes or a .toml path.")
+    ] = "default",
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Override the recipe's steps.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Glob to leave out (repeatable).")
+    ] = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (data order, init).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune a LoRA (QLoRA where bitsandbytes runs) adapter on a repository."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from codemm.adapters.recipe import load_recipe
+    from codemm.adapters.train import train_adapter
+
+    settings = _settings(ctx, model=model, device=device)
+    chosen = load_recipe(recipe, {"max_steps": max_steps, "seed": seed})
+    columns = (
+        TextColumn("training {task.fields[name]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.0f} tok/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, disable=as_json or not sys.stderr.isatty(), console=None) as bar:
+        task = bar.add_task("train", total=chosen.max_steps, name=name, loss=0.0, rate=0.0)
+
+        def progress(step: int, total: int, loss: float, rate: float) -> None:
+            bar.update(task, completed=step, loss=loss, rate=rate)
+
+        result = train_adapter(name, repo, chosen, settings.model, settings.device, resume, exclude, progress)
+    summary = {
+        "name": result.name, "path": str(result.path), "steps": result.steps, "final_loss": result.final_loss,
+        "heldout_before": result.heldout_before, "heldout_after": result.heldout_after,
+        "seconds": round(result.seconds, 1), "tokens": result.tokens, "interrupted": result.interrupted,
+        "resumed_from": result.resumed_from,
+    }  # fmt: skip
+    if as_json:
+        _print_json(summary)
+    elif result.interrupted:
+        typer.echo(f"interrupted at step {result.steps}; checkpoint saved. Resume: codemm adapters train "
+                   f"--repo {repo} --name {name} --recipe {recipe} --resume", err=True)  # fmt: skip
+    else:
+        b, a = result.heldout_before, result.heldout_after
+        drop = (1 - a["perplexity"] / b["perplexity"]) * 100
+        typer.echo(f"adapter {name}: {result.steps} steps in {result.seconds:.0f}s, held-out perplexity "
+                   f"{b['perplexity']} -> {a['perplexity']} ({drop:.1f}% lower)")  # fmt: skip
+        typer.echo(f"saved to {result.path}")
+    if result.interrupted:
+        raise typer.Exit(130)
+
+
+@adapters_app.command("list")
+def adapters_list(as_json: JsonOpt = False) -> None:
+    """Adapters in the store."""
+    from dataclasses import asdict
+
+    from codemm.adapters.store import list_adapters
+
+    cards = list_adapters()
+    if as_json:
+        _print_json([asdict(c) for c in cards])
+        return
+    if not cards:
+        typer.echo("no adapters yet: codemm adapters train --repo PATH --name NAME")
+    for card in cards:
+        ppl = card.metrics.get("heldout_after", {}).get("perplexity", "-")
+        typer.echo(f"{card.name:<24} base {card.base_model:<24} held-out ppl {ppl:<10} {card.created}")
+
+
+@adapters_app.command("show")
+def adapters_show(name: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """An adapter's card: base model, dataset, recipe, metrics."""
+    from dataclasses import asdict
+
+    from codemm.adapters.store import adapter_dir, read_card
+
+    card = asdict(read_card(name))
+    card["path"] = str(adapter_dir(name))
+    if as_json:
+        _print_json(card)
+        return
+    for key, value in card.items():
+        typer.echo(f"{key:<16} {json.dumps(value) if isinstance(value, dict) else value}")
+
+
+@adapters_app.command("delete")
+def adapters_delete(name: Annotated[str, typer.Argument()]) -> None:
+    """Remove an adapter from the store."""
+    from codemm.adapters.store import delete_adapter
+
+    delete_adapter(name)
+    typer.echo(f"deleted adapter {name}")
+
+
+@adapters_app.command("merge")
+def adapters_merge(
+    name: Annotated[str, typer.Argument()],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the standalone checkpoint.")],
+) -> None:
+    """Merge an adapter into its base model and write a standalone safetensors checkpoint."""
+    from codemm.adapters.store import merge_adapter
+
+    typer.echo(f"merged checkpoint written to {merge_adapter(name, out)} (use it with --model)")
+
+
 def _default_repo() -> Path | None:
     """The project the current dir belongs to (nearest .git or codemm.toml), else none: asking from
     a home directory must not index the whole home directory."""
@@ -95,6 +237,7 @@ def ask(
     apply: Annotated[
         bool, typer.Option("--apply", help="With --patch: write the change to the files.")
     ] = False,
+    adapter: AdapterOpt = None,
     model: ModelOpt = None,
     quant: QuantOpt = None,
     device: DeviceOpt = None,
@@ -131,6 +274,10 @@ def ask(
         raise BadInputError("--patch needs a repository: pass --repo PATH")
     index = _refresh_index(root, quiet=as_json)[0] if root is not None else None
     loaded = load(settings.model, settings.quant, settings.device, settings.dtype)
+    if adapter:
+        from codemm.adapters.store import select_adapter
+
+        select_adapter(loaded, adapter)
     started = time.perf_counter()
     request = pipeline.AskRequest(question, index=index, k=k, map_tokens=map_tokens, patch=patch)
     prepared = pipeline.prepare(loaded, request, settings.max_new_tokens)
@@ -355,6 +502,8 @@ def main() -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     debug = os.environ.get("CODEMM_DEBUG") == "1"
+    # bitsandbytes warns at import time (before any model loads) that an optional kernel is absent.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
         app()
     except CodemmError as exc:

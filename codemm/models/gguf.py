@@ -107,11 +107,11 @@ def converted_dir(sha256: str) -> Path:
 
 def convert_gguf(path: Path) -> Path:
     """Returns the cached safetensors checkpoint for ``path``, converting it on first use."""
-    architecture = gguf_architecture(path)
     sha = file_sha256(path)
     target = converted_dir(sha)
     if (target / CONVERTED_MARKER).is_file():
-        return target
+        return target  # validated when it was converted; re-reading the header costs seconds
+    architecture = gguf_architecture(path)
 
     import torch
     import transformers

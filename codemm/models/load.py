@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ class LoadedModel:
     footprint_bytes: int
     parameters: int
     context_window: int
+    adapter: str | None = None
+    """The active LoRA adapter, if any (see codemm.adapters.store.select_adapter)."""
 
     @property
     def name(self) -> str:
@@ -36,6 +39,7 @@ def quiet_libraries() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # bitsandbytes casts fp32 inputs to fp16 for int8 matmuls and says so on every layer call.
     warnings.filterwarnings("ignore", message=r"MatMul8bitLt: inputs will be cast")
     # "Failed to load CPU gemm_4bit_forward from kernels-community": the optional fast kernel is

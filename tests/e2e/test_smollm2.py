@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,21 @@ from codemm.models.resolve import resolve
 pytestmark = pytest.mark.e2e
 
 
-def test_gguf_converts_once_then_hits_the_cache(smol_env: dict[str, str], smol_cache: Path) -> None:
-    started = time.perf_counter()
+def test_gguf_converts_once_then_hits_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A cache of its own, so this test always sees the first conversion (the speed of the second
+    # load is measured by `python -m codemm.eval.bench.load`, not asserted here).
+    monkeypatch.setenv("CODEMM_CACHE_DIR", str(tmp_path))
     first = resolve(DEFAULT_MODEL)
-    first_s = time.perf_counter() - started
     assert (first.checkpoint / CONVERTED_MARKER).is_file()
     assert first.checkpoint.name == f"gguf-{first.sha256}"
     assert any(first.checkpoint.glob("*.safetensors"))
     weights_mtime = next(first.checkpoint.glob("*.safetensors")).stat().st_mtime_ns
 
-    started = time.perf_counter()
     second = resolve(DEFAULT_MODEL)
-    second_s = time.perf_counter() - started
     assert second.checkpoint == first.checkpoint
     assert next(second.checkpoint.glob("*.safetensors")).stat().st_mtime_ns == weights_mtime  # not rewritten
-    assert second_s < first_s / 3
-    assert not list((smol_cache / "models").glob("*.tmp-*"))  # no half-written conversions left
+    assert not list((tmp_path / "models").glob("*.tmp-*"))  # no half-written conversions left
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [first.checkpoint.name]
 
 
 def test_answers_a_coding_prompt(smol_env: dict[str, str]) -> None:

@@ -1,0 +1,69 @@
+"""Training recipes: one dataclass, documented defaults, loaded from ``adapters/recipes/<name>.toml``."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from codemm.errors import BadInputError
+
+
+@dataclass
+class Recipe:
+    name: str = "default"
+    quant: str = "auto"
+    """auto: 4-bit NF4 base (QLoRA) where bitsandbytes runs, else full precision. Or none | 4bit."""
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    """0 keeps a resumed run bit-identical to an uninterrupted one."""
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    include_mlp: bool = False
+    """Also adapt gate/up/down projections."""
+    seq_len: int = 256
+    """Packed sequence length in tokens."""
+    batch_size: int = 4
+    grad_accum: int = 2
+    lr: float = 2e-4
+    warmup_steps: int = 5
+    max_steps: int = 120
+    save_every: int = 20
+    eval_batches: int = 8
+    """Held-out batches used for loss/perplexity (0: all)."""
+    heldout_fraction: float = 0.15
+    seed: int = 0
+
+    def modules(self) -> list[str]:
+        extra = ["gate_proj", "up_proj", "down_proj"] if self.include_mlp else []
+        return self.target_modules + [m for m in extra if m not in self.target_modules]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def recipe_dir() -> Path:
+    return Path(str(resources.files("codemm.adapters") / "recipes"))
+
+
+def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> Recipe:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = recipe_dir() / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in recipe_dir().glob("*.toml")))
+        raise BadInputError(f"no recipe '{name_or_path}' (known: {known}; or give a .toml path)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInputError(f"recipe {path} is not valid TOML: {exc}") from None
+    known_fields = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = sorted(set(data) - known_fields)
+    if unknown:
+        raise BadInputError(f"unknown recipe field '{unknown[0]}' in {path}")
+    data.setdefault("name", path.stem)
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return Recipe(**data)
