@@ -94,8 +94,7 @@ def build_dataset(
     kept = [p for p in kept if p not in secrets]
     if not kept:
         raise BadInputError(
-            f"no files left to train on in {index.root} "
-            f"(excluded {len(excluded)}, with secrets {len(secrets)})"
+            f"no files left to train on in {index.root} (excluded {len(excluded)}, with secrets {len(secrets)})"
         )
 
     heldout_paths = {p for p in kept if heldout_file(p, heldout_fraction, seed)}
@@ -154,9 +153,7 @@ def _file_examples(path: str, text: str, symbols: list[Any], rng: random.Random)
         prefix = "\n".join(lines[max(0, lo - 30) : lo - 1])
         middle = "\n".join(lines[lo - 1 : hi])
         suffix = "\n".join(lines[hi : hi + 20])
-        out.append(
-            Example(FIM_FORMAT.format(prefix=prefix, suffix=suffix, middle=middle) + "\n", "fim", path)
-        )
+        out.append(Example(FIM_FORMAT.format(prefix=prefix, suffix=suffix, middle=middle) + "\n", "fim", path))
     for lo in range(0, len(lines), 60):
         chunk = "\n".join(lines[lo : lo + 60])
         if chunk.strip():

@@ -72,9 +72,7 @@ def read_card(name: str) -> AdapterCard:
     path = adapter_dir(name)
     if not (path / "adapter_config.json").is_file():
         known = ", ".join(a.name for a in list_adapters()) or "none yet"
-        raise BadInputError(
-            f"no adapter named '{name}' (known: {known}); train one with `codemm adapters train`"
-        )
+        raise BadInputError(f"no adapter named '{name}' (known: {known}); train one with `codemm adapters train`")
     try:
         data = json.loads((path / CARD).read_text())
     except (OSError, ValueError):
@@ -158,9 +156,7 @@ def merge_adapter(name: str, out: Path) -> Path:
     if out.exists() and any(out.iterdir()):
         raise BadInputError(f"{out} exists and is not empty")
     try:
-        base = AutoModelForCausalLM.from_pretrained(
-            resolved.checkpoint, local_files_only=True, use_safetensors=True
-        )
+        base = AutoModelForCausalLM.from_pretrained(resolved.checkpoint, local_files_only=True, use_safetensors=True)
         merged = PeftModel.from_pretrained(base, str(adapter_dir(name))).merge_and_unload()
         merged.save_pretrained(out)
         AutoTokenizer.from_pretrained(resolved.checkpoint, local_files_only=True).save_pretrained(out)

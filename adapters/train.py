@@ -135,9 +135,7 @@ def load_for_training(model_spec: str, quant: str, device: str, local_rank: int)
     quiet_libraries()
     resolved = resolve(model_spec)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    kwargs: dict[str, Any] = dict(
-        local_files_only=True, trust_remote_code=False, use_safetensors=True, dtype=dtype
-    )
+    kwargs: dict[str, Any] = dict(local_files_only=True, trust_remote_code=False, use_safetensors=True, dtype=dtype)
     kwargs["device_map"] = {"": local_rank if device == "cuda" else "cpu"}
     if quant == "4bit":
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -180,9 +178,7 @@ def _latest_checkpoint(run: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def _save_checkpoint(
-    run: Path, step: int, model: Any, optimizer: Any, scheduler: Any, log: list[Any]
-) -> None:
+def _save_checkpoint(run: Path, step: int, model: Any, optimizer: Any, scheduler: Any, log: list[Any]) -> None:
     import torch
 
     final = run / "checkpoints" / f"step-{step}"
@@ -197,9 +193,9 @@ def _save_checkpoint(
     )  # fmt: skip
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
-    for old in sorted(
-        (run / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1].split(".")[0])
-    )[:-CHECKPOINTS_KEPT]:
+    for old in sorted((run / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1].split(".")[0]))[
+        :-CHECKPOINTS_KEPT
+    ]:
         shutil.rmtree(old, ignore_errors=True)
 
 
@@ -217,9 +213,7 @@ def _load_checkpoint(ckpt: Path, model: Any, optimizer: Any, scheduler: Any) -> 
     return int(state["step"]), list(state["log"])
 
 
-def prepare_dataset(
-    run: Path, repo: Path, recipe: Recipe, exclude: list[str], resume: bool
-) -> Dataset | None:
+def prepare_dataset(run: Path, repo: Path, recipe: Recipe, exclude: list[str], resume: bool) -> Dataset | None:
     """Builds the dataset (a resumed run reuses the one it saved, so its order cannot drift)."""
     data_dir = run / "data"
     if resume and (data_dir / "train.jsonl").is_file():
@@ -257,9 +251,7 @@ def train_adapter(
     target = adapter_dir(name)
     run = target / "run"
     if not resume and (target / "adapter_config.json").exists():
-        raise BadInputError(
-            f"adapter '{name}' exists; delete it first (codemm adapters delete {name}) or pick a name"
-        )
+        raise BadInputError(f"adapter '{name}' exists; delete it first (codemm adapters delete {name}) or pick a name")
     if resume and _latest_checkpoint(run) is None:
         raise BadInputError(f"no checkpoint of '{name}' to resume from in {run}")
     if not resume:
@@ -289,9 +281,7 @@ def train_adapter(
         target_modules=recipe.modules(), task_type="CAUSAL_LM",
     )  # fmt: skip
     model = get_peft_model(model, lora)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=recipe.lr, weight_decay=0.0
-    )
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.lr, weight_decay=0.0)
     scheduler = get_cosine_schedule_with_warmup(optimizer, recipe.warmup_steps, recipe.max_steps)
     model, optimizer = accelerator.prepare(model, optimizer)
 
@@ -327,9 +317,7 @@ def train_adapter(
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            rate = (
-                recipe.batch_size * recipe.grad_accum * recipe.seq_len / (time.perf_counter() - step_started)
-            )
+            rate = recipe.batch_size * recipe.grad_accum * recipe.seq_len / (time.perf_counter() - step_started)
             log.append(
                 {
                     "step": step + 1,
@@ -350,9 +338,7 @@ def train_adapter(
     (run / "log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log))
     final_loss = log[-1]["loss"] if log else float("nan")
     if interrupted:
-        return TrainResult(
-            name, target, len(log), final_loss, before, {}, seconds, tokens, True, start_step, log
-        )
+        return TrainResult(name, target, len(log), final_loss, before, {}, seconds, tokens, True, start_step, log)
 
     after = heldout_metrics(model, heldout_blocks, recipe)
     if accelerator.is_main_process:
@@ -375,9 +361,7 @@ def train_adapter(
         write_card(target, card)
         _plot_loss(log, target / "loss.png")
         shutil.rmtree(run / "checkpoints", ignore_errors=True)
-    return TrainResult(
-        name, target, len(log), final_loss, before, after, seconds, tokens, False, start_step, log
-    )
+    return TrainResult(name, target, len(log), final_loss, before, after, seconds, tokens, False, start_step, log)
 
 
 def _plot_loss(log: list[dict[str, float]], out: Path) -> None:

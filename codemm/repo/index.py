@@ -143,9 +143,7 @@ class RepoIndex:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
             self.db = self._open()
         except sqlite3.DatabaseError as exc:
-            raise BadInputError(
-                f"the index at {self.db_path} is unreadable ({exc}); delete it to rebuild"
-            ) from None
+            raise BadInputError(f"the index at {self.db_path} is unreadable ({exc}); delete it to rebuild") from None
         except OSError as exc:
             raise error_from_oserror(exc, f"opening the index at {self.db_path}") from None
 
@@ -215,9 +213,7 @@ class RepoIndex:
             parsed = self._write(walked, todo, known, progress)
         except sqlite3.OperationalError as exc:
             if "disk" in str(exc).lower() or "full" in str(exc).lower():
-                raise error_from_oserror(
-                    OSError(28, "No space left on device"), "writing the index"
-                ) from None
+                raise error_from_oserror(OSError(28, "No space left on device"), "writing the index") from None
             raise
         parse_s = time.perf_counter() - parse_started
         stats = self.stats()
@@ -266,8 +262,7 @@ class RepoIndex:
                 db.executemany("INSERT INTO symbols VALUES (?, ?, ?, ?, ?, ?, ?, ?)", outcome.symbol_rows)
                 db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?)", outcome.ref_rows)
                 db.executemany(
-                    "INSERT INTO chunks (path, start, end_line, kind, symbol, text, sha) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO chunks (path, start, end_line, kind, symbol, text, sha) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     outcome.chunk_rows,
                 )
                 parsed += 1

@@ -89,15 +89,11 @@ class Retriever:
         for sym, score in sorted(scores.items(), key=lambda kv: -kv[1]):
             for i in self._by_path.get(sym.path, []):
                 chunk = self.chunks[i]
-                if chunk.start <= sym.start <= chunk.end or (
-                    chunk.symbol == sym.name and chunk.kind != "module"
-                ):
+                if chunk.start <= sym.start <= chunk.end or (chunk.symbol == sym.name and chunk.kind != "module"):
                     ranked[i] = max(ranked.get(i, 0.0), score)
         return sorted(ranked, key=lambda i: -ranked[i])[:k]
 
-    def search(
-        self, query: str, k: int = 10, per_file: int = 2, methods: tuple[str, ...] = RETRIEVERS
-    ) -> list[Hit]:
+    def search(self, query: str, k: int = 10, per_file: int = 2, methods: tuple[str, ...] = RETRIEVERS) -> list[Hit]:
         depth = max(50, k * 5)
         rankings = {name: getattr(self, f"rank_{name}")(query, depth) for name in methods}
         fused: dict[int, float] = defaultdict(float)

@@ -138,7 +138,5 @@ def _docstring(node: Any, source: bytes, language: str) -> str:
         lines.insert(0, _text(source, prev))
         expected_row = prev.start_point[0] - 1
         prev = prev.prev_named_sibling
-    cleaned = [
-        line.strip().lstrip("/*#!").rstrip("*/").strip() for block in lines for line in block.splitlines()
-    ]
+    cleaned = [line.strip().lstrip("/*#!").rstrip("*/").strip() for block in lines for line in block.splitlines()]
     return " ".join(c for c in cleaned if c)[:500]

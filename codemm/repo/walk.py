@@ -147,9 +147,7 @@ def _link_reason(root: Path, path: Path) -> str:
     return "link inside repo" if target.is_relative_to(root) else "link outside repo"
 
 
-def _file_skip_reason(
-    root: Path, full: Path, rel: PurePosixPath, max_file_bytes: int, sniff: bool
-) -> str | None:
+def _file_skip_reason(root: Path, full: Path, rel: PurePosixPath, max_file_bytes: int, sniff: bool) -> str | None:
     if full.is_symlink():
         return _link_reason(root, full)
     if not full.is_file():

@@ -27,9 +27,7 @@ def run_one(model: str, quant: str, device: str, max_new_tokens: int) -> dict[st
 
     loaded = load(model, quant=quant, device=device)
     settings = GenerationSettings(max_new_tokens=max_new_tokens)
-    stream_chat(
-        loaded, [{"role": "user", "content": "hi"}], GenerationSettings(max_new_tokens=2)
-    ).text()  # warm-up
+    stream_chat(loaded, [{"role": "user", "content": "hi"}], GenerationSettings(max_new_tokens=2)).text()  # warm-up
     stream = stream_chat(loaded, [{"role": "user", "content": PROMPT}], settings)
     stream.text()
     stats = stream.stats

@@ -23,9 +23,7 @@ def main() -> None:
     print(f"{len(questions)} questions over {len({q.repo for q in questions})} repositories")
     print(f"{'retriever':<10} {'recall@1':>9} {'recall@5':>9} {'recall@10':>10} {'MRR':>7}")
     for name, m in result["metrics"].items():
-        print(
-            f"{name:<10} {m['recall@1']:>9.3f} {m['recall@5']:>9.3f} {m['recall@10']:>10.3f} {m['mrr']:>7.3f}"
-        )
+        print(f"{name:<10} {m['recall@1']:>9.3f} {m['recall@5']:>9.3f} {m['recall@10']:>10.3f} {m['mrr']:>7.3f}")
     misses = [q["id"] for q in result["questions"] if q["fused"] is None or q["fused"] > 5]
     print(f"fused misses at 5: {', '.join(misses) or 'none'}")
 

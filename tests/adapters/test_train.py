@@ -77,13 +77,9 @@ def test_train_save_load_with_peft_alone_and_merge(quill: Path, tiny: Path, tmp_
     assert list(merged_dir.glob("*.safetensors"))
 
 
-def test_switch_adapters_without_reloading_and_refuse_other_base(
-    quill: Path, tiny: Path, tmp_path: Path
-) -> None:
+def test_switch_adapters_without_reloading_and_refuse_other_base(quill: Path, tiny: Path, tmp_path: Path) -> None:
     train_adapter("one", quill, Recipe(**{**RECIPE, "max_steps": 2}), str(tiny), device="cpu")
-    train_adapter(
-        "two", quill, Recipe(**{**RECIPE, "max_steps": 2, "seed": 5, "lr": 5e-3}), str(tiny), device="cpu"
-    )
+    train_adapter("two", quill, Recipe(**{**RECIPE, "max_steps": 2, "seed": 5, "lr": 5e-3}), str(tiny), device="cpu")
     loaded = load(str(tiny))
     x = ids("", loaded)
     with torch.no_grad():
@@ -162,9 +158,7 @@ def test_sigkill_midway_then_resume(quill: Path, tiny: Path, tmp_path: Path) -> 
     assert out.returncode == 0, out.stderr
     resumed = json.loads(out.stdout)
     assert resumed["resumed_from"] >= 6 and resumed["steps"] == 40
-    uninterrupted = train_adapter(
-        "straight", quill, Recipe(**{**RECIPE, "max_steps": 40}), str(tiny), device="cpu"
-    )
+    uninterrupted = train_adapter("straight", quill, Recipe(**{**RECIPE, "max_steps": 40}), str(tiny), device="cpu")
     assert resumed["final_loss"] == pytest.approx(uninterrupted.final_loss, rel=0.01)
 
 

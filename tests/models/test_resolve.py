@@ -32,9 +32,7 @@ def test_missing_path_names_the_spec() -> None:
 
 
 def test_uncached_hub_id_says_how_to_get_it() -> None:
-    with pytest.raises(
-        ModelNotFoundError, match="not in the local Hugging Face cache.*hf download acme/nope"
-    ):
+    with pytest.raises(ModelNotFoundError, match="not in the local Hugging Face cache.*hf download acme/nope"):
         resolve("acme/nope")
 
 

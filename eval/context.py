@@ -1,0 +1,127 @@
+"""What an evaluation run shares across tasks: settings, loaded models, indexes, variants, cost."""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codemm.config import Settings
+from codemm.errors import BadInputError
+from codemm.eval.sandbox import SandboxLimits
+from codemm.models.generate import GenerationSettings, Message, stream_chat
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One condition items run under. Parsed from e.g. ``repo``, ``no-repo``, ``adapter=quill``,
+    ``no-adapter``, ``quant=4bit``, or combinations joined with ``+`` (``repo+adapter=quill``)."""
+
+    name: str
+    repo: bool = True
+    adapter: str | None = None
+    quant: str | None = None
+    image: bool = True
+
+    @classmethod
+    def parse(cls, text: str, default_adapter: str | None = None) -> Variant:
+        fields: dict[str, Any] = {"adapter": default_adapter}
+        for part in filter(None, text.split("+")):
+            key, _, value = part.partition("=")
+            if key == "repo" and not value:
+                fields["repo"] = True
+            elif key == "no-repo":
+                fields["repo"] = False
+            elif key == "adapter":
+                if not (value or default_adapter):
+                    raise BadInputError("variant 'adapter' needs --adapter NAME (or write adapter=NAME)")
+                fields["adapter"] = value or default_adapter
+            elif key == "no-adapter":
+                fields["adapter"] = None
+            elif key == "quant" and value in ("none", "8bit", "4bit"):
+                fields["quant"] = value
+            elif key == "image":
+                fields["image"] = True
+            elif key == "no-image":
+                fields["image"] = False
+            elif key == "base":
+                pass
+            else:
+                raise BadInputError(
+                    f"unknown variant part '{part}' "
+                    "(use repo, no-repo, adapter=NAME, no-adapter, quant=Q, image, no-image)"
+                )
+        return cls(name=text, **fields)
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    latency_s: float
+    tokens_per_s: float
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    seed: int = 0
+    samples: int = 1
+    max_new_tokens: int = 256
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    root: Path = field(default_factory=Path.cwd)
+    _models: dict[str, Any] = field(default_factory=dict)
+    _indexes: dict[Path, Any] = field(default_factory=dict)
+
+    def model(self, variant: Variant) -> Any:
+        """The loaded model for a variant's quantization, with its adapter selected (loaded once)."""
+        from codemm.adapters.store import select_adapter
+        from codemm.models.load import load
+
+        quant = variant.quant or self.settings.quant
+        if quant not in self._models:
+            self._models[quant] = load(self.settings.model, quant, self.settings.device, self.settings.dtype)
+        loaded = self._models[quant]
+        if variant.adapter != loaded.adapter:
+            select_adapter(loaded, variant.adapter)
+        return loaded
+
+    def index(self, repo: Path) -> Any:
+        from codemm.repo.index import RepoIndex
+
+        repo = repo.resolve()
+        if repo not in self._indexes:
+            index = RepoIndex(repo)
+            index.refresh()
+            self._indexes[repo] = index
+        return self._indexes[repo]
+
+    def sampling(self, sample: int, max_new_tokens: int | None = None) -> GenerationSettings:
+        """Greedy for a single sample (reproducible); seeded sampling when several are drawn."""
+        tokens = max_new_tokens or self.max_new_tokens
+        if self.samples == 1:
+            return GenerationSettings(max_new_tokens=tokens, temperature=0.0, seed=self.seed)
+        return GenerationSettings(max_new_tokens=tokens, temperature=0.8, top_p=0.95, seed=self.seed * 1000 + sample)
+
+    def generate(
+        self, variant: Variant, messages: list[Message], sample: int, max_new_tokens: int | None = None
+    ) -> Generation:
+        loaded = self.model(variant)
+        started = time.perf_counter()
+        stream = stream_chat(loaded, messages, self.sampling(sample, max_new_tokens))
+        text = stream.text()
+        stats = stream.stats
+        return Generation(
+            text, stats.prompt_tokens, stats.new_tokens, time.perf_counter() - started, stats.tokens_per_s
+        )
+
+    def close(self) -> None:
+        for index in self._indexes.values():
+            index.close()
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,242 @@
+"""`codemm eval report DIR [--compare DIR2]`: scores with intervals, paired differences, risks and
+cost, as summary.json, report.md and a self-contained report.html (plots embedded)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from codemm.errors import BadInputError
+from codemm.eval.risks import PROBES, bandit_findings
+from codemm.eval.stats import mcnemar_exact, paired_bootstrap, pass_at_k, wilson_interval
+from codemm.eval.tasks import get_task
+
+
+def load_rows(out: Path) -> list[dict[str, Any]]:
+    path = out / "results.jsonl"
+    if not path.is_file():
+        raise BadInputError(f"{out} holds no results.jsonl: run `codemm eval run ... --out {out}` first")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _per_item(rows: list[dict[str, Any]], metric: str) -> dict[str, float]:
+    values: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if metric in row:
+            values[row["item"]].append(float(row[metric]))
+    return {item: sum(v) / len(v) for item, v in values.items()}
+
+
+def summarize(out: Path) -> dict[str, Any]:
+    rows = load_rows(out)
+    run = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {}
+    summary: dict[str, Any] = {"run": run, "suites": {}, "risks": {}, "cost": {}}
+    by_suite: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_suite[row["suite"]].append(row)
+    for suite, suite_rows in by_suite.items():
+        task = get_task(suite)
+        variants = list(dict.fromkeys(r["variant"] for r in suite_rows))
+        block: dict[str, Any] = {"primary": task.primary, "binary": task.binary, "variants": {}, "comparisons": []}
+        per_variant = {v: [r for r in suite_rows if r["variant"] == v] for v in variants}
+        for variant, vrows in per_variant.items():
+            items = _per_item(vrows, task.primary)
+            values = list(items.values())
+            entry: dict[str, Any] = {"items": len(items), "mean": sum(values) / len(values) if values else 0.0}
+            if task.binary:
+                first = [bool(r[task.primary]) for r in vrows if r["sample"] == 0]
+                entry["ci"] = wilson_interval(sum(first), len(first))
+            else:
+                _, lo, hi = paired_bootstrap([0.0] * len(values), values)
+                entry["ci"] = (lo, hi)
+            if task.samples_matter:
+                outcomes: dict[str, list[bool]] = defaultdict(list)
+                for r in vrows:
+                    outcomes[r["item"]].append(bool(r[task.primary]))
+                n = min(len(v) for v in outcomes.values())
+                for k in (1, 5, 10):
+                    if k <= n:
+                        entry[f"pass@{k}"] = sum(pass_at_k(len(v), sum(v), k) for v in outcomes.values()) / len(
+                            outcomes
+                        )
+            numeric = {
+                key for r in vrows for key, val in r.items() if isinstance(val, (int, float)) and key != "sample"
+            }
+            entry["metrics"] = {key: sum(float(r.get(key, 0)) for r in vrows) / len(vrows) for key in sorted(numeric)}
+            block["variants"][variant] = entry
+        base = variants[0]
+        for other in variants[1:]:
+            a, b = _per_item(per_variant[base], task.primary), _per_item(per_variant[other], task.primary)
+            common = sorted(set(a) & set(b))
+            mean, lo, hi = paired_bootstrap([a[i] for i in common], [b[i] for i in common])
+            comparison: dict[str, Any] = {"baseline": base, "variant": other, "items": len(common),
+                                          "difference": mean, "ci": (lo, hi)}  # fmt: skip
+            if task.binary:
+                comparison["mcnemar_p"] = mcnemar_exact([a[i] >= 0.5 for i in common], [b[i] >= 0.5 for i in common])
+            block["comparisons"].append(comparison)
+        summary["suites"][suite] = block
+        summary["cost"][suite] = {
+            variant: {
+                "prompt_tokens": _mean(vrows, "prompt_tokens"), "new_tokens": _mean(vrows, "new_tokens"),
+                "latency_s": _mean(vrows, "latency_s"), "tokens_per_s": _mean(vrows, "tokens_per_s"),
+                "peak_rss_mib": max((r["cost"]["peak_rss_mib"] for r in vrows), default=0),
+            }
+            for variant, vrows in per_variant.items()
+        }  # fmt: skip
+    summary["risks"] = _risks(rows)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _mean(rows: list[dict[str, Any]], key: str) -> float:
+    return round(sum(r["cost"][key] for r in rows) / len(rows), 3) if rows else 0.0
+
+
+def _risks(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    with_risks = [r for r in rows if "risks" in r]
+    cwe: dict[str, int] = defaultdict(int)
+    findings = []
+    for r in with_risks:
+        for f in r["risks"]["insecure"]:
+            cwe[f["cwe"] or f["test"]] += 1
+            findings.append({"item": r["item"], "variant": r["variant"], **f})
+    return {
+        "samples_checked": len(with_risks),
+        "insecure_samples": sum(1 for r in with_risks if r["risks"]["insecure"]),
+        "insecure_by_cwe": dict(cwe),
+        "insecure_findings": findings,
+        "secrets": sum(len(r["risks"]["secrets"]) for r in with_risks),
+        "hallucinated_samples": sum(1 for r in with_risks if r["risks"]["hallucinated"]),
+        "hallucinated_names": sorted({h for r in with_risks for h in r["risks"]["hallucinated"]}),
+        "memorized_max_run": max((r["risks"]["memorized_run"] for r in with_risks), default=0),
+        # The detector's own proof of life: the seeded insecure sample and what bandit found in it.
+        "seeded_insecure_sample": {"code": PROBES["bandit"], "findings": bandit_findings(PROBES["bandit"])},
+    }
+
+
+def _fmt_ci(ci: Any) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _plot(summary: dict[str, Any], suite: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    block = summary["suites"][suite]
+    names = list(block["variants"])
+    means = [block["variants"][v]["mean"] for v in names]
+    lows = [m - block["variants"][v]["ci"][0] for v, m in zip(names, means, strict=True)]
+    highs = [block["variants"][v]["ci"][1] - m for v, m in zip(names, means, strict=True)]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.bar(names, means, yerr=[lows, highs], capsize=6, color="#4a7fb5")
+    ax.set_title(f"{suite}: {block['primary']} (95% CI)")
+    ax.set_ylim(0, max(1.0, max(means, default=0) * 1.2))
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_report(out: Path, compare: Path | None = None) -> tuple[Path, Path]:
+    summary = summarize(out)
+    other = summarize(compare) if compare else None
+    md: list[str] = [f"# codemm eval report: {out.name}", ""]
+    run = summary["run"]
+    if run:
+        cfg = run["config"]
+        md += [f"Model `{run['model']['name']}` ({cfg['quant']}), seed {cfg['seed']}, {cfg['samples']} sample(s); "
+               f"codemm {run['versions']['codemm']}, torch {run['versions']['torch']}, "
+               f"transformers {run['versions']['transformers']}.", ""]  # fmt: skip
+    images: dict[str, bytes] = {}
+    for suite, block in summary["suites"].items():
+        md += [f"## {suite}", "", f"Primary metric: `{block['primary']}`.", "",
+               "| variant | items | mean | 95% CI | other metrics |", "|---|---|---|---|---|"]  # fmt: skip
+        for variant, entry in block["variants"].items():
+            extras = ", ".join(f"{k} {v:.3f}" for k, v in entry["metrics"].items() if k != block["primary"])
+            passk = ", ".join(f"{k} {entry[k]:.3f}" for k in ("pass@1", "pass@5", "pass@10") if k in entry)
+            md.append(f"| {variant} | {entry['items']} | {entry['mean']:.3f} | {_fmt_ci(entry['ci'])} | "
+                      f"{'; '.join(filter(None, [passk, extras]))} |")  # fmt: skip
+        for c in block["comparisons"]:
+            p = f", exact McNemar p = {c['mcnemar_p']:.3g}" if "mcnemar_p" in c else ""
+            md += ["", f"**{c['variant']} − {c['baseline']}**: {c['difference']:+.3f} "
+                   f"(paired bootstrap 95% CI {_fmt_ci(c['ci'])}, {c['items']} items{p})."]  # fmt: skip
+        if other and suite in other["suites"]:
+            md += ["", f"Compared with `{compare}`:", "", "| variant | this run | other run |", "|---|---|---|"]
+            for variant, entry in block["variants"].items():
+                theirs = other["suites"][suite]["variants"].get(variant)
+                md.append(f"| {variant} | {entry['mean']:.3f} | {theirs['mean']:.3f} |" if theirs else
+                          f"| {variant} | {entry['mean']:.3f} | — |")  # fmt: skip
+        images[suite] = _plot(summary, suite)
+        (out / f"plot_{suite}.png").write_bytes(images[suite])
+        md += ["", f"![{suite}](plot_{suite}.png)", ""]
+    risks = summary["risks"]
+    md += ["## Risks", "",
+           f"- insecure patterns (bandit): {risks['insecure_samples']} of {risks['samples_checked']} code samples; "
+           f"by CWE: {json.dumps(risks['insecure_by_cwe']) or '{}'}",
+           f"- secrets (detect-secrets): {risks['secrets']}",
+           f"- hallucinated symbols: {risks['hallucinated_samples']} samples "
+           f"({', '.join(risks['hallucinated_names'][:12])})",
+           f"- longest verbatim run from the adapter's training set: {risks['memorized_max_run']} tokens",
+           "- seeded insecure sample (detector self-check): "
+           + "; ".join(f"{f['test']} {f['cwe']} line {f['line']}" for f in risks["seeded_insecure_sample"]["findings"]),
+           ""]  # fmt: skip
+    for f in risks["insecure_findings"][:20]:
+        md.append(
+            f"  - {f['item']} ({f['variant']}): {f['test']} {f['cwe']} {f['severity']} line {f['line']}: {f['text']}"
+        )
+    md += ["", "## Cost", "", "| suite | variant | prompt tok | new tok | latency s | tok/s | peak RSS MiB |",
+           "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for suite, variants in summary["cost"].items():
+        for variant, c in variants.items():
+            md.append(f"| {suite} | {variant} | {c['prompt_tokens']} | {c['new_tokens']} | {c['latency_s']} | "
+                      f"{c['tokens_per_s']} | {c['peak_rss_mib']} |")  # fmt: skip
+    markdown = "\n".join(md) + "\n"
+    md_path = out / "report.md"
+    md_path.write_text(markdown)
+    html_path = out / "report.html"
+    html_path.write_text(_html(markdown, images))
+    return md_path, html_path
+
+
+def _html(markdown: str, images: dict[str, bytes]) -> str:
+    """A self-contained page: the Markdown's tables as HTML tables, plots inlined as data URIs."""
+    body: list[str] = []
+    table: list[list[str]] = []
+
+    def flush() -> None:
+        if table:
+            head, *rest = table
+            body.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>")
+            body.extend("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rest)
+            body.append("</table>")
+            table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not all(set(c) <= {"-"} for c in cells):
+                table.append(cells)
+            continue
+        flush()
+        if line.startswith("!["):
+            suite = line[2 : line.index("]")]
+            data = base64.b64encode(images[suite]).decode()
+            body.append(f'<img alt="{html.escape(suite)}" src="data:image/png;base64,{data}">')
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    flush()
+    style = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}")  # fmt: skip
+    head = f"<meta charset='utf-8'><title>codemm eval</title><style>{style}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"

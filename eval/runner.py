@@ -1,0 +1,142 @@
+"""`codemm eval run`: every item of every suite under every variant, results streamed to
+``results.jsonl`` (one line per item, variant and sample), so an interrupted run resumes where it
+stopped; ``run.json`` holds everything needed to reproduce it (`codemm eval rerun DIR`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from codemm import __version__
+from codemm.config import Settings
+from codemm.errors import BadInputError, error_from_oserror
+from codemm.eval.context import RunContext, Variant, peak_rss_mib
+from codemm.eval.risks import probe_detectors
+from codemm.eval.sandbox import sandbox_layers
+from codemm.eval.tasks import get_task
+
+DEFAULT_SUITES = ("synthesis", "repoqa", "completion")
+
+
+@dataclass
+class RunConfig:
+    suites: list[str]
+    variants: list[str]
+    """Empty: each suite's own default variants."""
+    model: str
+    quant: str
+    device: str
+    adapter: str | None
+    samples: int
+    seed: int
+    jobs: int
+    limit: int | None
+    max_new_tokens: int
+    problems: str | None = None
+
+    @classmethod
+    def load(cls, out: Path) -> RunConfig:
+        path = out / "run.json"
+        if not path.is_file():
+            raise BadInputError(f"{out} holds no run.json: not an eval run folder")
+        return cls(**json.loads(path.read_text())["config"])
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str, str, int]:
+    return (row["suite"], row["item"], row["variant"], row["sample"])
+
+
+def _versions() -> dict[str, str]:
+    import torch
+    import transformers
+
+    return {"codemm": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__}  # fmt: skip
+
+
+def _prompt_templates() -> str:
+    from codemm.eval.tasks import completion, synthesis
+    from codemm.prompt import SYSTEM_PROMPT
+
+    text = synthesis.INSTRUCTION + SYSTEM_PROMPT + Path(completion.__file__).read_text()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_eval(
+    config: RunConfig, out: Path, resume: bool = False, root: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Path:  # fmt: skip
+    """Runs (or resumes) an evaluation into ``out``; returns the results file."""
+    from codemm.eval.repoqa import project_root
+
+    results = out / "results.jsonl"
+    done: set[tuple[str, str, str, int]] = set()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if results.exists() and not resume:
+            raise BadInputError(f"{out} already holds results; pass --resume to continue or pick another --out")
+        if resume and results.exists():
+            previous = RunConfig.load(out)
+            if dataclasses.asdict(previous) != dataclasses.asdict(config):
+                raise BadInputError(
+                    f"--resume with different settings than {out / 'run.json'}; use `codemm eval rerun`"
+                )
+            done = {_key(json.loads(line)) for line in results.read_text().splitlines() if line.strip()}
+    except OSError as exc:
+        raise error_from_oserror(exc, f"preparing {out}") from None
+
+    settings = Settings(model=config.model, quant=config.quant, device=config.device, seed=config.seed)
+    ctx = RunContext(settings, seed=config.seed, samples=config.samples, max_new_tokens=config.max_new_tokens,
+                     root=root or project_root())  # fmt: skip
+    detectors = probe_detectors()
+    loaded = ctx.model(Variant("base", adapter=None))
+    (out / "run.json").write_text(json.dumps({
+        "config": dataclasses.asdict(config),
+        "versions": _versions(),
+        "model": {"name": loaded.name, "sha256": loaded.resolved.sha256, "checkpoint": str(loaded.resolved.checkpoint)},
+        "prompt_templates_sha256": _prompt_templates(),
+        "sandbox": sandbox_layers(),
+        "detectors": detectors,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }, indent=2))  # fmt: skip
+
+    with results.open("a", encoding="utf-8") as sink:
+        for suite in config.suites:
+            task = get_task(suite, adapter=config.adapter, limit=config.limit, problems=config.problems)
+            variant_names = config.variants or list(task.default_variants)
+            variants = [Variant.parse(v, config.adapter) for v in variant_names]
+            items = task.items(ctx)
+            samples = config.samples if task.samples_matter else 1
+            total = len(items) * len(variants) * samples
+            count = 0
+            for item in items:
+                for variant in variants:
+                    for sample in range(samples):
+                        count += 1
+                        key = (suite, str(item["id"]), variant.name, sample)
+                        if key in done:
+                            continue
+                        started = time.perf_counter()
+                        record = task.run_item(item, variant, sample, ctx)
+                        gen = record.pop("_generation", None)
+                        row = {"suite": suite, "item": str(item["id"]), "variant": variant.name, "sample": sample,
+                               **record,
+                               "cost": {"prompt_tokens": getattr(gen, "prompt_tokens", 0),
+                                        "new_tokens": getattr(gen, "new_tokens", 0),
+                                        "latency_s": round(time.perf_counter() - started, 3),
+                                        "tokens_per_s": round(getattr(gen, "tokens_per_s", 0.0), 2),
+                                        "peak_rss_mib": round(peak_rss_mib(), 1)}}  # fmt: skip
+                        sink.write(json.dumps(row, default=str) + "\n")
+                        sink.flush()  # an interrupted run loses at most the item in progress
+                        if progress:
+                            progress(suite, count, total)
+    ctx.close()
+    return results

@@ -1,0 +1,28 @@
+"""The contract between tasks and the runner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codemm.eval.context import RunContext, Variant
+
+
+class Task:
+    name = ""
+    default_variants: tuple[str, ...] = ("base",)
+    primary: str = ""
+    """The per-item metric paired comparisons and plots use."""
+    binary: bool = False
+    """Whether ``primary`` is pass/fail (Wilson intervals, exact McNemar) or continuous (bootstrap)."""
+    samples_matter: bool = False
+    """Only tasks with execution tests draw several samples (pass@k)."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def items(self, ctx: RunContext) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
+        """Returns the record's metrics (and ``output``); the runner adds ids and cost."""
+        raise NotImplementedError

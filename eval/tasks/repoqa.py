@@ -1,0 +1,53 @@
+"""Repository QA through the same pipeline as `codemm ask`: retrieval, citations, facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codemm.eval.context import RunContext, Variant
+from codemm.eval.repoqa import first_gold_rank, load_questions
+from codemm.eval.tasks import register
+from codemm.eval.tasks.base import Task
+
+
+@register
+class RepoQA(Task):
+    name = "repoqa"
+    default_variants = ("repo", "no-repo")
+    primary = "gold_file_named"
+    binary = True
+
+    def items(self, ctx: RunContext) -> list[dict[str, Any]]:
+        questions = load_questions(ctx.root / "eval" / "suites" / "repoqa" / "questions.jsonl")
+        limit = self.options.get("limit")
+        return [{"id": q.id, "question": q} for q in questions[: limit or None]]
+
+    def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
+        from codemm import ask as pipeline
+        from codemm.eval.context import Generation
+
+        q = item["question"]
+        loaded = ctx.model(variant)
+        index = ctx.index(ctx.root / q.repo) if variant.repo else None
+        request = pipeline.AskRequest(q.question, index=index, k=3, map_tokens=0)
+        prepared = pipeline.prepare(loaded, request, 64)
+        settings = ctx.sampling(sample, 64)
+        stream = pipeline.stream_chat(loaded, prepared.prompt.messages, settings)
+        answer = stream.text()
+        result = pipeline.finish(answer, loaded, stream, prepared)
+        cited = [c for c in result.citations if c.source == "model"]
+        lowered = answer.lower()
+        gold_name = q.gold_files[0].rsplit("/", 1)[-1].lower()
+        retrieved = [h.path for h in prepared.prompt.included]
+        rank = first_gold_rank(retrieved, q.gold_files)
+        stats = stream.stats
+        return {
+            "gold_file_named": gold_name in lowered or q.gold_symbol.lower() in lowered,
+            "gold_retrieved": rank is not None,
+            "recall@3": float(rank is not None and rank <= 3),
+            "facts": sum(1 for f in q.facts if f.lower() in lowered) / max(1, len(q.facts)),
+            "citations": len(cited),
+            "citations_valid": sum(1 for c in cited if c.valid),
+            "output": answer,
+            "_generation": Generation(answer, stats.prompt_tokens, stats.new_tokens, stats.total_s, stats.tokens_per_s),
+        }
