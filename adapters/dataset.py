@@ -1,10 +1,12 @@
 """Training sets from a team's own repository, built through the repository index.
 
-Three kinds of example, all plain text for a causal LM:
+Four kinds of example for a causal LM:
 - ``fim``: fill-in-the-middle on a function body. The default model has no FIM tokens, so the
   documented format is ``<PRE> {prefix} <SUF>{suffix} <MID>{middle}`` (Code Llama's layout, as text).
 - ``body``: signature and docstring, then the body.
 - ``file``: file-level chunks, prefixed with ``# path: <path>``.
+- ``chat``: "Complete this function from <path>" with its signature and docstring as the user's turn,
+  the whole function as the answer, in the model's chat template.
 
 Split by file (a file's examples are all train or all held-out: no leakage), deduplicated by text,
 files with secrets (detect-secrets) or matching ``exclude`` globs left out entirely.
@@ -34,10 +36,21 @@ class Example:
     text: str
     kind: str
     path: str
+    prompt: str = ""
+    """For ``chat`` examples: the user turn; ``text`` is then the assistant's reply, and training
+    renders both with the model's chat template, so the adapter also learns to use the team's APIs
+    when asked in `codemm ask` and `codemm chat`, not only when continuing raw code."""
 
     @property
     def sha(self) -> str:
+        # The answer alone: the same function under two paths is one example, not two.
         return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def training_text(self, tokenizer: Any) -> str:
+        if not self.prompt:
+            return self.text
+        messages = [{"role": "user", "content": self.prompt}, {"role": "assistant", "content": self.text}]
+        return str(tokenizer.apply_chat_template(messages, tokenize=False))
 
 
 @dataclass
@@ -146,6 +159,15 @@ def _file_examples(path: str, text: str, symbols: list[Any], rng: random.Random)
         if len(head) + len(body) > MAX_EXAMPLE_CHARS:
             continue
         out.append(Example(f"{head}\n{body}\n", "body", path))
+        language = "python" if path.endswith(".py") else ""
+        out.append(
+            Example(
+                f"```{language}\n{head}\n{body}\n```",
+                "chat",
+                path,
+                prompt=f"Complete this function from {path}:\n```{language}\n{head}\n```",
+            )
+        )
         # FIM: hide a random span of the body; the file around it is the prefix and suffix.
         n = sym.end - body_start + 1
         lo = body_start + rng.randrange(n)
@@ -183,7 +205,7 @@ def write_dataset(dataset: Dataset, out: Path) -> None:
         for name, examples in (("train", dataset.train), ("heldout", dataset.heldout)):
             with (out / f"{name}.jsonl").open("w", encoding="utf-8") as handle:
                 for ex in examples:
-                    handle.write(json.dumps({"text": ex.text, "kind": ex.kind, "path": ex.path}) + "\n")
+                    handle.write(json.dumps(asdict(ex)) + "\n")
         (out / "stats.json").write_text(json.dumps(asdict(dataset.stats), indent=2))
     except OSError as exc:
         raise error_from_oserror(exc, f"writing the dataset to {out}") from None

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from codemm.adapters.dataset import Dataset, build_dataset, read_examples, write_dataset
+from codemm.adapters.dataset import Dataset, Example, build_dataset, read_examples, write_dataset
 from codemm.adapters.recipe import Recipe
 from codemm.adapters.store import AdapterCard, adapter_dir, base_identity, write_card
 from codemm.errors import BadInputError, error_from_oserror
@@ -66,12 +66,12 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
-def pack(tokenizer: Any, texts: list[str], seq_len: int) -> Any:
-    """Concatenates tokenized texts (each ended by EOS) and cuts the stream into seq_len blocks."""
+def pack(tokenizer: Any, examples: list[Example], seq_len: int) -> Any:
+    """Concatenates tokenized examples (each ended by EOS) and cuts the stream into seq_len blocks."""
     import torch
 
     stream: list[int] = []
-    for text in texts:
+    for text in (e.training_text(tokenizer) for e in examples):
         stream += tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     n = len(stream) // seq_len
     if n == 0:
@@ -267,8 +267,8 @@ def train_adapter(
     except OSError as exc:
         raise error_from_oserror(exc, f"preparing the training run in {run}") from None
     stats = json.loads((run / "data" / "stats.json").read_text())
-    train_texts = [e.text for e in read_examples(run / "data" / "train.jsonl")]
-    heldout_texts = [e.text for e in read_examples(run / "data" / "heldout.jsonl")]
+    train_texts = read_examples(run / "data" / "train.jsonl")
+    heldout_texts = read_examples(run / "data" / "heldout.jsonl")
     if dataset is not None and not heldout_texts:
         raise BadInputError("the repository is too small to hold out any file for evaluation")
 

@@ -305,6 +305,30 @@ def eval_report(
     typer.echo(f"report: {md} and {page}")
 
 
+@app.command()
+def chat(
+    ctx: typer.Context,
+    repo: Annotated[
+        Path | None, typer.Option("--repo", "-r", help="Repository root (default: the project of the current dir).")
+    ] = None,
+    model: ModelOpt = None,
+    quant: QuantOpt = None,
+    device: DeviceOpt = None,
+    adapter: AdapterOpt = None,
+    continue_last: Annotated[bool, typer.Option("--continue", help="Resume the last conversation.")] = False,
+) -> None:
+    """Open the terminal chat UI (Enter sends, Ctrl+J newline, Esc stops, /help for commands)."""
+    from codemm.repo.walk import check_repo_root
+    from codemm.tui.app import run_chat
+    from codemm.tui.backend import ChatBackend
+
+    settings = _settings(ctx, model=model, quant=quant, device=device)
+    root = repo if repo is not None else _default_repo()
+    if root is not None:
+        root = check_repo_root(root)  # a bad --repo fails here, before the screen opens
+    run_chat(ChatBackend(settings, repo=root, adapter=adapter), continue_last)
+
+
 def _default_repo() -> Path | None:
     """The project the current dir belongs to (nearest .git or codemm.toml), else none: asking from
     a home directory must not index the whole home directory."""

@@ -42,6 +42,8 @@ def quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # bitsandbytes casts fp32 inputs to fp16 for int8 matmuls and says so on every layer call.
     warnings.filterwarnings("ignore", message=r"MatMul8bitLt: inputs will be cast")
+    # peft asks transformers a deprecated question when attaching an adapter; nothing for a user to do.
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing. is deprecated")
     # "Failed to load CPU gemm_4bit_forward from kernels-community": the optional fast kernel is
     # absent; bitsandbytes falls back to its own CPU kernel.
     for name in ("bitsandbytes", "transformers.integrations.bitsandbytes", "accelerate"):

@@ -33,7 +33,7 @@ def test_split_by_file_dedup_secrets_and_excludes(quill: Path) -> None:
     assert data.stats.duplicates > 0  # the copied service adds nothing new
     texts = [e.text for e in data.train + data.heldout]
     assert len(texts) == len(set(texts))
-    assert set(data.stats.by_kind) == {"fim", "body", "file"}
+    assert set(data.stats.by_kind) == {"fim", "body", "file", "chat"}
     fim = next(e for e in data.train if e.kind == "fim")
     assert fim.text.index("<PRE>") < fim.text.index("<SUF>") < fim.text.index("<MID>")
     body = next(e for e in data.train if e.kind == "body" and "/services/" in e.path)

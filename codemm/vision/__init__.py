@@ -1,0 +1,1 @@
+"""Screenshots and diagrams: image loading, OCR with layout, vision towers and VLMs."""

@@ -1,0 +1,83 @@
+"""Loading images safely, and reading diagram sources as text.
+
+Pillow opens PNG, JPEG, WebP, BMP and GIF (first frame); EXIF orientation is applied; pixel count
+and file size are bounded before decoding (decompression bombs); everything becomes RGB. Diagram
+sources (Mermaid, Graphviz, PlantUML, SVG, draw.io) are text: they are read, not rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codemm.errors import BadInputError
+from codemm.prompt import ImageText
+
+MAX_PIXELS = 40_000_000
+MAX_BYTES = 50 * 2**20
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
+DIAGRAM_SUFFIXES = {".mmd", ".mermaid", ".dot", ".gv", ".puml", ".plantuml", ".svg", ".drawio"}
+FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF", "MPO"}
+
+
+@dataclass
+class LoadedImage:
+    path: Path
+    image: Any
+    """An RGB PIL image."""
+    width: int
+    height: int
+    format: str
+
+
+def load_image(path: Path, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> LoadedImage:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise BadInputError(f"image {path} does not exist")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise BadInputError(f"image {path} is {size / 2**20:.0f} MiB; the limit is {max_bytes / 2**20:.0f} MiB")
+    try:
+        with Image.open(path) as probe:  # reads the header only: the size is known before decoding
+            width, height, fmt = probe.width, probe.height, probe.format or "?"
+            if fmt not in FORMATS:
+                raise BadInputError(f"{path} is a {fmt} image; codemm reads PNG, JPEG, WebP, BMP and GIF")
+            if width * height > max_pixels:
+                raise BadInputError(
+                    f"image {path} is {width}x{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels"
+                )
+            probe.seek(0)  # GIF: the first frame
+            image = ImageOps.exif_transpose(probe).convert("RGB")
+    except UnidentifiedImageError:
+        raise BadInputError(f"{path} is not an image Pillow can read (wrong extension or corrupt file)") from None
+    except Image.DecompressionBombError:
+        raise BadInputError(f"image {path} is too large to decode safely (decompression bomb limit)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadInputError(f"image {path} is truncated or corrupt ({exc})") from None
+    return LoadedImage(path, image, image.width, image.height, fmt)
+
+
+def read_diagram(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    if "\0" in text:
+        raise BadInputError(f"{path} is binary, not a diagram source")
+    return text
+
+
+def describe_image(path: Path, ocr_backend: str | None = None) -> ImageText:
+    """The text a prompt gets for an image: the diagram source, or OCR of the pixels."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() in DIAGRAM_SUFFIXES:
+        if not path.is_file():
+            raise BadInputError(f"diagram {path} does not exist")
+        return ImageText(path.name, read_diagram(path))
+    loaded = load_image(path)
+    from codemm.vision.ocr import ocr_image
+
+    return ImageText(path.name, ocr_image(loaded.image, ocr_backend).text)
