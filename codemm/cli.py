@@ -317,7 +317,7 @@ def chat(
     adapter: AdapterOpt = None,
     continue_last: Annotated[bool, typer.Option("--continue", help="Resume the last conversation.")] = False,
 ) -> None:
-    """Open the terminal chat UI (Enter sends, Ctrl+J newline, Esc stops, /help for commands)."""
+    """Open the terminal chat UI (Enter sends, Ctrl+J newline, Esc stops, F2 history, /help for commands)."""
     from codemm.repo.walk import check_repo_root
     from codemm.tui.app import run_chat
     from codemm.tui.backend import ChatBackend

@@ -2,7 +2,8 @@
 worker thread and reaches the UI only through messages, so typing never waits for the model.
 
 Keys: Enter sends, Ctrl+J (or Alt+Enter) inserts a newline, Tab completes a /command, Esc stops the
-answer being generated, Ctrl+H opens history, Ctrl+B shows/hides the context panel, Ctrl+Q quits.
+answer being generated, F2 opens history, F3 shows/hides the context panel, Ctrl+Q quits.
+(Ctrl+H is Backspace in many terminals, hence the function keys.)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ COMMANDS = {
 }
 CODE_BLOCK = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
 SAVE_EVERY_S = 0.5
+RENDER_EVERY_S = 0.1
 
 
 class PromptArea(TextArea):
@@ -72,7 +74,7 @@ class PromptArea(TextArea):
             await super()._on_key(event)
 
 
-class Token(TextualMessage):
+class AnswerToken(TextualMessage):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
@@ -85,13 +87,13 @@ class AnswerDone(TextualMessage):
         self.cancelled = cancelled
 
 
-class Failed(TextualMessage):
+class WorkFailed(TextualMessage):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
 
 
-class Ready(TextualMessage):
+class LoadDone(TextualMessage):
     def __init__(self, what: str) -> None:
         super().__init__()
         self.what = what
@@ -138,8 +140,8 @@ class ChatApp(App[None]):
     TITLE = "codemm chat"
     BINDINGS = [
         Binding("escape", "cancel", "stop answer"),
-        Binding("ctrl+h", "history", "history"),
-        Binding("ctrl+b", "toggle_context", "context"),
+        Binding("f2", "history", "history"),
+        Binding("f3", "toggle_context", "context"),
         Binding("ctrl+q", "quit", "quit"),
     ]
 
@@ -152,6 +154,8 @@ class ChatApp(App[None]):
         self.stream: Any = None
         self.answer_widget: Markdown | None = None
         self.answer_text = ""
+        self.pending = ""
+        self.last_render = 0.0
         self.answer_id = 0
         self.last_saved = 0.0
         self.generating = False
@@ -203,8 +207,9 @@ class ChatApp(App[None]):
         sources = self.query_one("#sources", ListView)
         sources.clear()
         if result.prepared is not None:
-            for i, hit in enumerate(result.prepared.prompt.included):
-                sources.append(ListItem(Label(f"{hit.path}:{hit.start}-{hit.end}"), id=f"hit{i}"))
+            for hit in result.prepared.prompt.included:
+                sources.append(ListItem(Label(f"{hit.path}:{hit.start}-{hit.end}")))
+            sources.index = 0 if result.prepared.prompt.included else None
 
     def _show_images(self) -> None:
         text = "\n\n".join(f"{img.name}\n{img.text[:400]}" for img in self.backend.images) or "none attached"
@@ -212,7 +217,9 @@ class ChatApp(App[None]):
 
     @on(ListView.Selected, "#sources")
     def _open_chunk(self, event: ListView.Selected) -> None:
-        index = int(str(event.item.id)[3:])
+        index = event.list_view.index
+        if index is None or self.last_result is None:
+            return
         hit = self.last_result.prepared.prompt.included[index]
         self.push_screen(ChunkScreen(f"{hit.path}:{hit.start}-{hit.end}", hit.text))
 
@@ -254,7 +261,7 @@ class ChatApp(App[None]):
         history = self._history_messages()
         self.history.add(self.conversation, "user", question)
         self._add_bubble("user", question)
-        self.answer_text = ""
+        self.answer_text = self.pending = ""
         self.answer_widget = self._add_bubble("assistant", "", partial=True)
         self.answer_id = self.history.add(self.conversation, "assistant", "", partial=True)
         self.generating = True
@@ -269,18 +276,23 @@ class ChatApp(App[None]):
             pieces = []
             for piece in stream:
                 pieces.append(piece)
-                self.post_message(Token(piece))
+                self.post_message(AnswerToken(piece))
             result = self.backend.finish("".join(pieces), stream, prepared)
             self.post_message(AnswerDone(result, stream.stats.stop_reason == "cancelled"))
         except CodemmError as exc:
-            self.post_message(Failed(str(exc)))
+            self.post_message(WorkFailed(str(exc)))
         except Exception as exc:  # a bug: keep the app alive and say what happened
-            self.post_message(Failed(f"{type(exc).__name__}: {exc}"))
+            self.post_message(WorkFailed(f"{type(exc).__name__}: {exc}"))
 
-    def on_token(self, message: Token) -> None:
+    def on_answer_token(self, message: AnswerToken) -> None:
         self.answer_text += message.text
-        if self.answer_widget is not None:
-            self.answer_widget.update(self.answer_text)
+        self.pending += message.text
+        # Re-rendering Markdown per token would starve the keyboard: render at most every RENDER_EVERY_S,
+        # appending only the new text (Markdown.append updates just the blocks that changed).
+        if self.answer_widget is not None and time.monotonic() - self.last_render > RENDER_EVERY_S:
+            self.answer_widget.append(self.pending)
+            self.pending = ""
+            self.last_render = time.monotonic()
             self.answer_widget.scroll_visible(animate=False)
         if time.monotonic() - self.last_saved > SAVE_EVERY_S:  # a kill loses at most this much
             self.history.update(self.answer_id, self.answer_text, partial=True)
@@ -305,7 +317,7 @@ class ChatApp(App[None]):
         self._show_sources(result)
         self._update_status("stopped" if message.cancelled else "", result.stream.stats.tokens_per_s)
 
-    def on_failed(self, message: Failed) -> None:
+    def on_work_failed(self, message: WorkFailed) -> None:
         self.generating = False
         if self.answer_widget is not None and not self.answer_text:
             self.answer_widget.remove()
@@ -408,16 +420,16 @@ class ChatApp(App[None]):
         try:
             if not repo_only:
                 self.backend.load_model(model)
-                self.post_message(Ready(f"model {self.backend.loaded.name} ready"))
+                self.post_message(LoadDone(f"model {self.backend.loaded.name} ready"))
             if not model_only and repo is not None:
                 self.backend.set_repo(repo)
-                self.post_message(Ready(f"repository {self.backend.repo} indexed"))
+                self.post_message(LoadDone(f"repository {self.backend.repo} indexed"))
         except CodemmError as exc:
-            self.post_message(Failed(str(exc)))
+            self.post_message(WorkFailed(str(exc)))
         except Exception as exc:
-            self.post_message(Failed(f"{type(exc).__name__}: {exc}"))
+            self.post_message(WorkFailed(f"{type(exc).__name__}: {exc}"))
 
-    def on_ready(self, message: Ready) -> None:
+    def on_load_done(self, message: LoadDone) -> None:
         self.notify(message.what)
         self._update_status()
 

@@ -1,0 +1,219 @@
+"""The chat UI driven with Textual's Pilot: sending, streaming, cancel, commands, history, latency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from PIL import Image
+from textual import events
+
+from codemm.tui.app import ChatApp, PromptArea
+from codemm.tui.history import ChatHistory
+from tests.tui.fakes import ANSWER, FakeBackend
+
+
+def app_with(tmp_path: Path, **backend_options: object) -> tuple[ChatApp, FakeBackend, ChatHistory]:
+    backend = FakeBackend(**backend_options)  # type: ignore[arg-type]
+    history = ChatHistory(tmp_path / "chat.sqlite")
+    return ChatApp(backend, history), backend, history  # type: ignore[arg-type]
+
+
+async def send(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    area = pilot.app.query_one(PromptArea)
+    area.text = text
+    area.focus()
+    await pilot.press("enter")
+
+
+async def wait_idle(pilot, app: ChatApp, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while (app.generating or app.workers) and time.monotonic() < deadline:
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+async def test_send_streams_the_answer_and_stores_it(tmp_path: Path) -> None:
+    app, backend, history = app_with(tmp_path)
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        await send(pilot, "How do I reverse a string?")
+        await wait_idle(pilot, app)
+        assert backend.asked[0][0] == "How do I reverse a string?"
+        messages = history.messages(app.conversation)
+        assert [(m.role, m.partial) for m in messages] == [("user", False), ("assistant", False)]
+        assert messages[1].content == "".join(ANSWER)
+        assert messages[1].meta["citations"][0]["path"] == "tasktracker/dates.py"
+        sources = app.query_one("#sources")
+        assert len(sources.children) == 1
+        status = str(app.query_one("#status").render())
+        assert "12.5 tok/s" in status and "context 321/" in status
+        # the second question carries the first exchange as history
+        await send(pilot, "And in Go?")
+        await wait_idle(pilot, app)
+        assert [m["role"] for m in backend.asked[1][1]] == ["user", "assistant"]
+
+
+async def test_multiline_input_with_ctrl_j(tmp_path: Path) -> None:
+    app, backend, _ = app_with(tmp_path)
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        await pilot.press("a", "ctrl+j", "b", "enter")
+        await wait_idle(pilot, app)
+        assert backend.asked[0][0] == "a\nb"
+
+
+async def test_escape_cancels_within_one_step_and_keeps_the_partial_answer(tmp_path: Path) -> None:
+    app, backend, history = app_with(tmp_path, delay=0.05, tokens=[f"t{i} " for i in range(200)])
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        await send(pilot, "long answer please")
+        while len(backend.streams[0].produced) < 3:
+            await pilot.pause(0.01)
+        produced_at_cancel = len(backend.streams[0].produced)
+        await pilot.press("escape")
+        await wait_idle(pilot, app)
+        assert len(backend.streams[0].produced) <= produced_at_cancel + 1  # at most the step in flight
+        stored = history.messages(app.conversation)[-1]
+        assert stored.partial and stored.content.startswith("t0 t1 t2")
+
+
+async def test_keystrokes_are_handled_quickly_during_generation(tmp_path: Path) -> None:
+    app, backend, _ = app_with(tmp_path, delay=0.02, tokens=["x "] * 300)
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        await send(pilot, "stream a lot")
+        while len(backend.streams[0].produced) < 5:
+            await pilot.pause(0.01)
+        area = app.query_one(PromptArea)
+        latencies = []
+        for key in "hello":
+            before = area.text
+            started = time.perf_counter()
+            # The key goes in as the terminal driver would send it; Pilot's own settling waits are
+            # not part of what a user feels, so they are left out of the measurement.
+            area.post_message(events.Key(key, key))
+            while area.text == before:
+                await asyncio.sleep(0.001)
+            latencies.append(time.perf_counter() - started)
+        assert max(latencies) < 0.1, latencies
+        assert app.generating, (len(backend.streams[0].produced), latencies)
+        await pilot.press("escape")
+        await wait_idle(pilot, app)
+
+
+async def test_slash_commands(tmp_path: Path) -> None:
+    image = tmp_path / "shot.png"
+    Image.new("RGB", (40, 20), (255, 255, 255)).save(image)
+    app, backend, history = app_with(tmp_path)
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        await send(pilot, "give me code")
+        await wait_idle(pilot, app)
+
+        await send(pilot, f"/copy {tmp_path / 'code.py'}")
+        assert (tmp_path / "code.py").read_text() == "def rev(s):\n    return s[::-1]\n"
+        await send(pilot, f"/save {tmp_path / 'chat.md'}")
+        saved = (tmp_path / "chat.md").read_text()
+        assert "## user" in saved and "give me code" in saved and "## assistant" in saved
+
+        await send(pilot, f"/image {image}")
+        assert backend.images and "Traceback" in str(app.query_one("#images").render())
+        await send(pilot, "/image /no/such.png")  # a notification, and the app goes on
+        assert any("does not exist" in n.message for n in app._notifications)
+
+        await send(pilot, "/adapter nope")
+        assert any("no adapter named 'nope'" in n.message for n in app._notifications)
+        await send(pilot, "/adapter known")
+        assert backend.adapter == "known" and "adapter known" in str(app.query_one("#status").render())
+        await send(pilot, "/adapter off")
+        assert backend.adapter is None
+
+        await send(pilot, "/model /nonexistent")
+        await wait_idle(pilot, app)
+        assert any("not found" in n.message for n in app._notifications)
+        await send(pilot, f"/repo {tmp_path}")
+        await wait_idle(pilot, app)
+        assert backend.repo == tmp_path.resolve()
+
+        first = app.conversation
+        await send(pilot, "/clear")
+        assert app.conversation != first and not backend.images
+
+        await send(pilot, "/help")
+        assert app.screen.__class__.__name__ == "ChunkScreen"
+        await pilot.press("escape")
+
+        await send(pilot, "/history")
+        assert app.screen.__class__.__name__ == "HistoryScreen"
+        await pilot.press("down", "enter")  # the older conversation (newest is first)
+        await pilot.pause()
+        assert app.conversation == first
+        assert len(app.query(".user")) == 1
+
+        await send(pilot, "/bogus")
+        assert any("unknown command /bogus" in n.message for n in app._notifications)
+
+
+async def test_tab_completes_commands(tmp_path: Path) -> None:
+    app, _, _ = app_with(tmp_path)
+    async with app.run_test() as pilot:
+        area = app.query_one(PromptArea)
+        area.text = "/his"
+        area.move_cursor(area.document.end)
+        await pilot.press("tab")
+        assert area.text == "/history "
+
+
+async def test_history_reload_shows_interrupted_answers(tmp_path: Path) -> None:
+    history = ChatHistory(tmp_path / "chat.sqlite")
+    conv = history.new_conversation()
+    history.add(conv, "user", "first question")
+    history.add(conv, "assistant", "half an ans", partial=True)
+    app = ChatApp(FakeBackend(), history, conversation=conv)  # type: ignore[arg-type]
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        bubbles = app.query(".assistant")
+        assert len(bubbles) == 1 and "partial" in bubbles.first().classes
+        assert history.conversations()[0].title == "first question"
+
+
+async def test_model_that_fails_to_load_keeps_the_app_running(tmp_path: Path) -> None:
+    app, backend, _ = app_with(tmp_path, fail_model=True)
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        assert any("not found" in n.message for n in app._notifications)
+        await send(pilot, "/help")
+        assert app.screen.__class__.__name__ == "ChunkScreen"
+
+
+def test_main_screen_snapshot(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = app_with(tmp_path)
+
+    async def ask(pilot) -> None:  # type: ignore[no-untyped-def]
+        await wait_idle(pilot, app)
+        await send(pilot, "How do I reverse a string?")
+        await wait_idle(pilot, app)
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=ask, terminal_size=(110, 32))
+
+
+def test_context_panel_snapshot(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    image = tmp_path / "shot.png"
+    Image.new("RGB", (40, 20), (255, 255, 255)).save(image)
+    app, _, _ = app_with(tmp_path)
+
+    async def open_chunk(pilot) -> None:  # type: ignore[no-untyped-def]
+        await wait_idle(pilot, app)
+        await send(pilot, "Where is parse_due_date?")
+        await wait_idle(pilot, app)
+        await send(pilot, f"/image {image}")
+        app.clear_notifications()
+        app.query_one("#sources").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=open_chunk, terminal_size=(110, 32))
