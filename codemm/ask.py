@@ -56,7 +56,7 @@ class PreparedAsk:
 
 def is_relevant(hit: Hit) -> bool:
     """Lexical or symbol evidence: dense similarity alone always returns *something*."""
-    return "bm25" in hit.sources or "symbols" in hit.sources
+    return "bm25" in hit.sources or "symbols" in hit.sources or "image" in hit.sources
 
 
 def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> PreparedAsk:
@@ -68,6 +68,8 @@ def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> Pr
         from codemm.repo.retrieve import retriever_for
 
         hits = [h for h in retriever_for(request.index).search(request.question, k=request.k) if is_relevant(h)]
+        if request.images:
+            hits = _image_location_hits(request, hits)
         tokenizer = loaded.tokenizer
         index = request.index
 
@@ -96,6 +98,27 @@ def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> Pr
     )
     context_match = request.index is None or bool(hits) or bool(request.images)
     return PreparedAsk(request, prompt, hits, context_match, time.perf_counter() - started)
+
+
+def _image_location_hits(request: AskRequest, hits: list[Hit]) -> list[Hit]:
+    """Puts the code a screenshot points at (traceback frames, path:line) first in the context, and
+    tells the model which locations those are."""
+    from codemm.vision.locations import locations_in_text
+
+    assert request.index is not None
+    file_lines = request.index.file_lines()
+    located: list[Hit] = []
+    for image in request.images:
+        locations = locations_in_text(image.text, file_lines)
+        if locations:
+            image.text += "\n\nRepository locations in this image: " + ", ".join(loc.label for loc in locations)
+        for loc in reversed(locations):  # innermost frame (where it raised) first
+            for chunk in request.index.chunks_at(loc.path, loc.line):
+                if all((chunk.path, chunk.start) != (h.path, h.start) for h in located):
+                    located.append(
+                        Hit(chunk.path, chunk.start, chunk.end, 1.0, ["image"], chunk.kind, chunk.symbol, chunk.text)
+                    )
+    return located + [h for h in hits if all((h.path, h.start) != (x.path, x.start) for x in located)]
 
 
 def start(loaded: LoadedModel, prepared: PreparedAsk, settings: Settings) -> TokenStream:

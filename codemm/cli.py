@@ -353,6 +353,12 @@ def ask(
     patch: Annotated[bool, typer.Option("--patch", help="Ask for a code change; print it as a unified diff.")] = False,
     apply: Annotated[bool, typer.Option("--apply", help="With --patch: write the change to the files.")] = False,
     adapter: AdapterOpt = None,
+    image: Annotated[
+        list[Path] | None,
+        typer.Option("--image", "-i", help="Screenshot, diagram image or diagram source (repeatable)."),
+    ] = None,
+    image_mode: Annotated[str, typer.Option("--image-mode", help="ocr | vision | both (vision needs a VLM).")] = "auto",
+    ocr: Annotated[str, typer.Option("--ocr", help="OCR backend: auto, tesseract, rapidocr.")] = "auto",
     model: ModelOpt = None,
     quant: QuantOpt = None,
     device: DeviceOpt = None,
@@ -383,6 +389,11 @@ def ask(
     root = None if no_repo else (repo if repo is not None else _default_repo())
     if patch and root is None:
         raise BadInputError("--patch needs a repository: pass --repo PATH")
+    if image_mode not in ("auto", "ocr", "vision", "both"):
+        raise BadInputError(f"--image-mode must be ocr, vision or both, got {image_mode!r}")
+    from codemm.vision.images import read_images
+
+    images = read_images(image or [], ocr)  # bad images fail here, before any model loads
     index = _refresh_index(root, quiet=as_json)[0] if root is not None else None
     loaded = load(settings.model, settings.quant, settings.device, settings.dtype)
     if adapter:
@@ -390,7 +401,14 @@ def ask(
 
         select_adapter(loaded, adapter)
     started = time.perf_counter()
-    request = pipeline.AskRequest(question, index=index, k=k, map_tokens=map_tokens, patch=patch)
+    if image_mode in ("vision", "both") and images:
+        raise BadInputError(
+            f"model {loaded.name} has no vision path (`codemm models info` shows a model's path); "
+            "use --image-mode ocr, or --model with a vision-language checkpoint"
+        )
+    request = pipeline.AskRequest(
+        question, index=index, images=[i.as_prompt() for i in images], k=k, map_tokens=map_tokens, patch=patch
+    )
     prepared = pipeline.prepare(loaded, request, settings.max_new_tokens)
     stream = pipeline.start(loaded, prepared, settings)
     live = not (as_json or no_stream or patch)
@@ -412,7 +430,9 @@ def ask(
         _patch_output(result, root, apply, as_json)  # type: ignore[arg-type]
         return
     if as_json:
-        _print_json(result.to_json())
+        data = result.to_json()
+        data["images"] = [i.as_json("ocr") for i in images]
+        _print_json(data)
         return
     sys.stdout.write(result.answer + "\n" if not live else "\n")
     if result.citations:

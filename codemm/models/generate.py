@@ -79,13 +79,48 @@ class TokenStream:
         return "".join(self)
 
 
-def stream_chat(loaded: LoadedModel, messages: list[Message], settings: GenerationSettings) -> TokenStream:
-    """Starts generating in a worker thread and returns the stream of its text."""
+def encode_with_images(loaded: LoadedModel, messages: list[Message], images: list[Any]) -> dict[str, Any]:
+    """Processor inputs for a VLM: the images go with the last user turn, as image placeholders."""
+    chat: list[dict[str, Any]] = []
+    for i, m in enumerate(messages):
+        content: list[dict[str, Any]] = [{"type": "text", "text": m["content"]}]
+        if i == len(messages) - 1 and m["role"] == "user":
+            content = [{"type": "image"} for _ in images] + content
+        chat.append({"role": m["role"], "content": content})
+    try:
+        prompt = loaded.processor.apply_chat_template(chat, add_generation_prompt=True)
+    except TypeError:
+        # A composed model keeps its language model's template, which wants plain strings: put the
+        # processor's image token in the text, one per image, and let the processor expand it.
+        token = getattr(loaded.processor, "image_token", "<image>")
+        flat = [dict(m) for m in messages]
+        flat[-1]["content"] = f"{token}\n" * len(images) + flat[-1]["content"]
+        prompt = loaded.tokenizer.apply_chat_template(flat, add_generation_prompt=True, tokenize=False)
+    return dict(loaded.processor(images=images, text=prompt, return_tensors="pt"))
+
+
+def stream_chat(
+    loaded: LoadedModel, messages: list[Message], settings: GenerationSettings, images: list[Any] | None = None
+) -> TokenStream:
+    """Starts generating in a worker thread and returns the stream of its text. ``images`` (PIL)
+    need a vision-language model (``loaded.processor``)."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
     tokenizer, model = loaded.tokenizer, loaded.model
-    input_ids = encode_chat(tokenizer, messages).to(model.device)
+    extra: dict[str, Any] = {}
+    if images:
+        if loaded.processor is None:
+            from codemm.errors import BadInputError
+
+            raise BadInputError(f"model {loaded.name} has no vision path; use OCR (--image-mode ocr) or a VLM")
+        inputs = encode_with_images(loaded, messages, images)
+        input_ids = inputs.pop("input_ids").to(model.device)
+        extra = {k: v.to(model.device) for k, v in inputs.items() if k != "attention_mask"}
+        if "pixel_values" in extra:
+            extra["pixel_values"] = extra["pixel_values"].to(model.dtype)
+    else:
+        input_ids = encode_chat(tokenizer, messages).to(model.device)
     stats = GenerationStats(prompt_tokens=int(input_ids.shape[-1]))
     cancel = threading.Event()
     started = time.perf_counter()
@@ -113,6 +148,7 @@ def stream_chat(loaded: LoadedModel, messages: list[Message], settings: Generati
         streamer=streamer,
         stopping_criteria=StoppingCriteriaList([_Cancelled()]),
         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        **extra,
     )
     if sampling:
         gen_kwargs.update(temperature=settings.temperature, top_p=settings.top_p)

@@ -8,7 +8,7 @@ from typing import Any
 
 from codemm.errors import CodemmError
 from codemm.models.gguf import CONVERTED_MARKER, converted_dir, file_sha256
-from codemm.models.load import LoadedModel
+from codemm.models.load import LoadedModel, model_path
 from codemm.models.registry import REGISTRY
 
 
@@ -49,5 +49,5 @@ def model_info(loaded: LoadedModel) -> dict[str, Any]:
         "footprint_bytes": loaded.footprint_bytes,
         "context_window": loaded.context_window,
         "chat_template": bool(getattr(loaded.tokenizer, "chat_template", None)),
-        "path": "text",  # the vision issue adds "llava-composed" and "native-vlm"
+        "path": model_path(loaded.resolved.checkpoint),
     }

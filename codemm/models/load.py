@@ -25,6 +25,8 @@ class LoadedModel:
     footprint_bytes: int
     parameters: int
     context_window: int
+    processor: Any = None
+    """For vision-language models: turns images and text into model inputs."""
     adapter: str | None = None
     """The active LoRA adapter, if any (see codemm.adapters.store.select_adapter)."""
 
@@ -79,22 +81,30 @@ def pick_dtype(dtype: str, device: str) -> Any:
     return torch.float32
 
 
-def quantization_config(quant: str, dtype: Any, device: str) -> Any:
+# For vision-language models only the language model is quantized: the tower and projector are small
+# and lose accuracy fast. The names are full module names, and they replace bitsandbytes' defaults,
+# so lm_head must be listed again.
+VLM_SKIP_MODULES = ["model.vision_tower", "model.multi_modal_projector", "lm_head"]
+
+
+def quantization_config(quant: str, dtype: Any, device: str, vision: bool = False) -> Any:
     from transformers import BitsAndBytesConfig
 
     if quant == "none":
         return None
     if device == "mps":
         raise BadInputError(f"--quant {quant} needs bitsandbytes, which has no MPS backend; use --device cpu")
+    skip = {"llm_int8_skip_modules": VLM_SKIP_MODULES} if vision else {}
     if quant == "4bit":
         return BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype,
+            **skip,
         )
     if quant == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True)
+        return BitsAndBytesConfig(load_in_8bit=True, **skip)
     raise BadInputError(f"unknown quantization '{quant}' (use none, 8bit or 4bit)")
 
 
@@ -124,12 +134,21 @@ def load(spec: str | ResolvedModel, quant: str = "none", device: str = "auto", d
         dtype=torch_dtype,
         device_map=device_map(device),
     )
-    qconfig = quantization_config(quant, torch_dtype, device)
+    vision = model_path(resolved.checkpoint) != "text"
+    qconfig = quantization_config(quant, torch_dtype, device, vision)
     if qconfig is not None:
         kwargs["quantization_config"] = qconfig
+    processor = None
     try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved.checkpoint, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(resolved.checkpoint, **kwargs)
+        if vision:
+            from transformers import AutoModelForImageTextToText, AutoProcessor
+
+            processor = AutoProcessor.from_pretrained(resolved.checkpoint, local_files_only=True)
+            tokenizer = processor.tokenizer
+            model = AutoModelForImageTextToText.from_pretrained(resolved.checkpoint, **kwargs)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(resolved.checkpoint, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(resolved.checkpoint, **kwargs)
     except OSError as exc:
         raise error_from_oserror(exc, f"loading {resolved.checkpoint}") from None
     except (ValueError, KeyError) as exc:
@@ -149,7 +168,24 @@ def load(spec: str | ResolvedModel, quant: str = "none", device: str = "auto", d
         footprint_bytes=int(model.get_memory_footprint()),
         parameters=count_parameters(model),
         context_window=int(getattr(config, "max_position_embeddings", 0) or 2048),
+        processor=processor,
     )
+
+
+def model_path(checkpoint: Any) -> str:
+    """text | llava-composed | native-vlm: how codemm feeds images to this checkpoint."""
+    import json
+    from pathlib import Path
+
+    try:
+        config = json.loads((Path(checkpoint) / "config.json").read_text())
+    except (OSError, ValueError):
+        return "text"
+    if "vision_config" not in config:
+        return "text"
+    if (Path(checkpoint) / "codemm-composed.json").is_file():
+        return "llava-composed"
+    return "native-vlm"
 
 
 def count_parameters(model: Any) -> int:

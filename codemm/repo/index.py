@@ -305,6 +305,15 @@ class RepoIndex:
         rows = self.db.execute("SELECT path, start, end_line, kind, symbol, text FROM chunks ORDER BY id")
         return [Chunk(*row) for row in rows]
 
+    def chunks_at(self, path: str, line: int) -> list[Chunk]:
+        """The chunks of ``path`` that contain ``line`` (a skeleton and a method can both)."""
+        rows = self.db.execute(
+            "SELECT path, start, end_line, kind, symbol, text FROM chunks "
+            "WHERE path = ? AND start <= ? AND end_line >= ? ORDER BY end_line - start",
+            (path, line, line),
+        )
+        return [Chunk(*row) for row in rows][:1]
+
     def symbols(self, name: str | None = None) -> list[Symbol]:
         sql = "SELECT name, kind, path, start, end_line, signature, docstring, parent FROM symbols"
         rows = self.db.execute(sql + " WHERE name = ?", (name,)) if name else self.db.execute(sql)

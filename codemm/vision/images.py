@@ -40,6 +40,9 @@ def load_image(path: Path, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BY
     size = path.stat().st_size
     if size > max_bytes:
         raise BadInputError(f"image {path} is {size / 2**20:.0f} MiB; the limit is {max_bytes / 2**20:.0f} MiB")
+    # Pillow's own bomb check fires at open() for huge headers; codemm checks the size itself (below,
+    # before any decoding) to give the user the dimensions, so Pillow's limit is lifted meanwhile.
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         with Image.open(path) as probe:  # reads the header only: the size is known before decoding
             width, height, fmt = probe.width, probe.height, probe.format or "?"
@@ -57,6 +60,8 @@ def load_image(path: Path, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BY
         raise BadInputError(f"image {path} is too large to decode safely (decompression bomb limit)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadInputError(f"image {path} is truncated or corrupt ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     return LoadedImage(path, image, image.width, image.height, fmt)
 
 
@@ -70,14 +75,42 @@ def read_diagram(path: Path) -> str:
     return text
 
 
-def describe_image(path: Path, ocr_backend: str | None = None) -> ImageText:
-    """The text a prompt gets for an image: the diagram source, or OCR of the pixels."""
+@dataclass
+class ImageInput:
+    """An image as the pipeline uses it: where it came from, its size, and its text."""
+
+    path: Path
+    width: int
+    height: int
+    text: str
+    source: str
+    """ocr:<backend> | diagram-source"""
+
+    def as_prompt(self) -> ImageText:
+        return ImageText(self.path.name, self.text)
+
+    def as_json(self, mode: str) -> dict[str, Any]:
+        return {"path": str(self.path), "width": self.width, "height": self.height, "ocr_text": self.text,
+                "mode": mode if self.source != "diagram-source" else "source", "source": self.source}  # fmt: skip
+
+
+def read_image_input(path: Path, ocr_backend: str | None = None) -> ImageInput:
     path = Path(path).expanduser()
     if path.suffix.lower() in DIAGRAM_SUFFIXES:
         if not path.is_file():
             raise BadInputError(f"diagram {path} does not exist")
-        return ImageText(path.name, read_diagram(path))
+        return ImageInput(path, 0, 0, read_diagram(path), "diagram-source")
     loaded = load_image(path)
     from codemm.vision.ocr import ocr_image
 
-    return ImageText(path.name, ocr_image(loaded.image, ocr_backend).text)
+    result = ocr_image(loaded.image, ocr_backend)
+    return ImageInput(path, loaded.width, loaded.height, result.text, f"ocr:{result.backend}")
+
+
+def read_images(paths: list[Path], ocr_backend: str | None = None) -> list[ImageInput]:
+    return [read_image_input(p, ocr_backend) for p in paths]
+
+
+def describe_image(path: Path, ocr_backend: str | None = None) -> ImageText:
+    """The text a prompt gets for an image: the diagram source, or OCR of the pixels."""
+    return read_image_input(path, ocr_backend).as_prompt()

@@ -12,6 +12,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,20 +80,43 @@ def pick_backend(name: str | None) -> str:
 def ocr_image(image: Any, backend: str | None = None) -> OcrResult:
     """OCR of an RGB PIL image, lines in reading order with indentation."""
     chosen = pick_backend(backend)
-    # Small text reads better when enlarged: both engines were tuned on text ~30 px high.
+    if chosen == "tesseract":
+        prepared = prepare_for_ocr(image)
+        return OcrResult(chosen, layout_lines(_tesseract_words(prepared), prepared, pitch_factor=1.1))
+    return OcrResult(chosen, layout_lines(_rapidocr_words(image), pitch_factor=1.0))
+
+
+def prepare_for_ocr(image: Any) -> Any:
+    """Grey, dark text on light (tesseract reads dark themes poorly), small text enlarged (the
+    engine is tuned for glyphs ~30 px high)."""
+    from PIL import Image, ImageOps, ImageStat
+
+    grey = ImageOps.grayscale(image)
+    if ImageStat.Stat(grey).mean[0] < 128:
+        grey = ImageOps.invert(grey)
     scale = 2 if image.height < 1600 else 1
     if scale != 1:
-        from PIL import Image
-
-        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.LANCZOS)
-    words = _tesseract_words(image) if chosen == "tesseract" else _rapidocr_words(image)
-    return OcrResult(chosen, layout_lines(words))
+        grey = grey.resize((grey.width * scale, grey.height * scale), Image.Resampling.LANCZOS)
+    return grey
 
 
-def layout_lines(words: list[OcrWord]) -> list[OcrLine]:
-    """Groups words into lines by vertical overlap, orders them, and rebuilds indentation."""
+QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'"})
+
+
+def normalise_text(text: str) -> str:
+    """Screenshots of code hold ASCII: full-width punctuation (RapidOCR's models emit it) and typographic
+    quotes (tesseract's) go back to their ASCII forms."""
+    return unicodedata.normalize("NFKC", text).translate(QUOTES)
+
+
+def layout_lines(words: list[OcrWord], image: Any = None, pitch_factor: float = 1.1) -> list[OcrLine]:
+    """Groups words into lines by vertical overlap, orders them, and rebuilds indentation.
+
+    With ``image`` (dark text on light), a gap between two words that has ink along the baseline
+    is an underscore the engine dropped (tesseract reads ``parse_due_date`` as three words)."""
     if not words:
         return []
+    words = [OcrWord(normalise_text(w.text), w.left, w.top, w.width, w.height) for w in words]
     words = sorted(words, key=lambda w: (w.top + w.height / 2, w.left))
     lines: list[list[OcrWord]] = []
     for word in words:
@@ -105,29 +129,59 @@ def layout_lines(words: list[OcrWord]) -> list[OcrLine]:
                 last.append(word)
                 continue
         lines.append([word])
-    char_widths = [w.width / len(w.text) for w in words if len(w.text) >= 2]
-    char_w = statistics.median(char_widths) if char_widths else 8.0
+    # Glyph boxes exclude the side bearings, so width/len underestimates the character pitch; the
+    # factors were fitted on the screenshot suite (python -m codemm.eval.bench.ocr).
+    char_widths = [w.width / len(w.text) for w in words if len(w.text) >= 3]
+    char_w = statistics.median(char_widths) * pitch_factor if char_widths else 8.0
     margin = min(min(w.left for w in line) for line in lines)
     out = []
     for line in lines:
         line.sort(key=lambda w: w.left)
         parts = [line[0].text]
         for prev, word in zip(line, line[1:], strict=False):
-            gap = word.left - (prev.left + prev.width)
-            parts.append(" " * max(1, round(gap / char_w)) + word.text)
+            # Engines sometimes give a split word the box of the whole word: trust the text length.
+            prev_end = min(prev.left + prev.width, prev.left + round(len(prev.text) * char_w))
+            gap = word.left - prev_end
+            fill = "_" if image is not None and _ink_on_baseline(image, prev_end, prev, word, char_w) else " "
+            parts.append(fill * max(1, round(gap / char_w)) + word.text)
         left = line[0].left
         box = (left, min(w.top for w in line), max(w.left + w.width for w in line), max(w.top + w.height for w in line))
         out.append(OcrLine("".join(parts), box, round((left - margin) / char_w)))
     return out
 
 
+def _ink_on_baseline(image: Any, left_end: int, left: OcrWord, right: OcrWord, char_w: float) -> bool:
+    """Whether a horizontal stroke runs under the gap between two words at their baseline: an
+    underscore (a descender or a bracket is narrow; an underscore spans its whole cell)."""
+    x0 = int(left_end - char_w * 0.3)
+    x1 = int(right.left + 1)
+    if x1 - x0 < char_w * 0.5:
+        return False
+    height = max(left.height, right.height)
+    baseline = min(left.top + left.height, right.top + right.height)  # short of descenders
+    box = (x0, max(0, baseline - height // 10), x1, min(image.height, baseline + height // 2))
+    crop = image.crop(box)
+    width = crop.width
+    pixels = list(crop.getdata())
+    for row in range(crop.height):
+        if sum(1 for v in pixels[row * width : (row + 1) * width] if v < 128) >= 0.7 * width:
+            return True
+    return False
+
+
 def _tesseract_words(image: Any) -> list[OcrWord]:
+    # psm 6 (one uniform block) suits code and terminals; diagrams with scattered labels come back
+    # empty that way, so psm 11 (sparse text) is the fallback.
+    words = _tesseract_run(image, "6")
+    return words if words else _tesseract_run(image, "11")
+
+
+def _tesseract_run(image: Any, psm: str) -> list[OcrWord]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "image.png"
         image.save(path)
-        # psm 6: one uniform block of text, which suits code and terminals; keep spaces between words.
         proc = subprocess.run(
-            ["tesseract", str(path), "stdout", "--psm", "6", "-c", "preserve_interword_spaces=1", "tsv"],
+            ["tesseract", str(path), "stdout", "--psm", psm, "-c", "preserve_interword_spaces=1", "tsv"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     if proc.returncode != 0:
