@@ -42,6 +42,8 @@ class AskRequest:
     map_tokens: int = 512
     patch: bool = False
     """Ask for edits (SEARCH/REPLACE blocks) instead of an answer."""
+    pixels: list[Any] = field(default_factory=list)
+    """RGB images for a vision-language model (image tokens); OCR text travels in ``images``."""
 
 
 @dataclass
@@ -122,7 +124,8 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> list[Hit]:
 
 
 def start(loaded: LoadedModel, prepared: PreparedAsk, settings: Settings) -> TokenStream:
-    return stream_chat(loaded, prepared.prompt.messages, generation_settings(settings))
+    pixels = prepared.request.pixels or None
+    return stream_chat(loaded, prepared.prompt.messages, generation_settings(settings), images=pixels)
 
 
 @dataclass

@@ -391,9 +391,9 @@ def ask(
         raise BadInputError("--patch needs a repository: pass --repo PATH")
     if image_mode not in ("auto", "ocr", "vision", "both"):
         raise BadInputError(f"--image-mode must be ocr, vision or both, got {image_mode!r}")
-    from codemm.vision.images import read_images
+    from codemm.vision.images import check_images, read_images
 
-    images = read_images(image or [], ocr)  # bad images fail here, before any model loads
+    check_images(image or [])  # bad images fail here, before any model loads
     index = _refresh_index(root, quiet=as_json)[0] if root is not None else None
     loaded = load(settings.model, settings.quant, settings.device, settings.dtype)
     if adapter:
@@ -401,14 +401,17 @@ def ask(
 
         select_adapter(loaded, adapter)
     started = time.perf_counter()
-    if image_mode in ("vision", "both") and images:
+    mode = ("both" if loaded.processor is not None else "ocr") if image_mode == "auto" else image_mode
+    if mode in ("vision", "both") and image and loaded.processor is None:
         raise BadInputError(
             f"model {loaded.name} has no vision path (`codemm models info` shows a model's path); "
             "use --image-mode ocr, or --model with a vision-language checkpoint"
         )
+    images = read_images(image or [], ocr, run_ocr=mode != "vision")
     request = pipeline.AskRequest(
-        question, index=index, images=[i.as_prompt() for i in images], k=k, map_tokens=map_tokens, patch=patch
-    )
+        question, index=index, images=[i.as_prompt() for i in images if i.text], k=k, map_tokens=map_tokens,
+        patch=patch, pixels=[i.pixels for i in images if i.pixels is not None] if mode != "ocr" else [],
+    )  # fmt: skip
     prepared = pipeline.prepare(loaded, request, settings.max_new_tokens)
     stream = pipeline.start(loaded, prepared, settings)
     live = not (as_json or no_stream or patch)
@@ -431,7 +434,7 @@ def ask(
         return
     if as_json:
         data = result.to_json()
-        data["images"] = [i.as_json("ocr") for i in images]
+        data["images"] = [i.as_json(mode) for i in images]
         _print_json(data)
         return
     sys.stdout.write(result.answer + "\n" if not live else "\n")
@@ -511,6 +514,22 @@ def models_info(
         elif key == "parameters":
             value = f"{value:,} ({value / 1e6:.1f}M)"
         typer.echo(f"{key:<18} {value}")
+
+
+@models_app.command("compose")
+def models_compose(
+    ctx: typer.Context,
+    tower: Annotated[Path, typer.Option("--tower", help="Local SigLIP or CLIP vision tower (safetensors).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the composed vision-language checkpoint.")],
+    model: ModelOpt = None,
+) -> None:
+    """Compose a LLaVA-style VLM: vision tower -> MLP projector -> the language model's embeddings."""
+    from codemm.models.resolve import resolve
+    from codemm.vision.compose import compose_llava
+
+    settings = _settings(ctx, model=model)
+    result = compose_llava(resolve(settings.model).checkpoint, tower.expanduser(), out.expanduser())
+    typer.echo(f"composed {result} (projector untrained: align it with `codemm adapters train-vision`)")
 
 
 @config_app.command("show")

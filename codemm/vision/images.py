@@ -84,7 +84,9 @@ class ImageInput:
     height: int
     text: str
     source: str
-    """ocr:<backend> | diagram-source"""
+    """ocr:<backend> | diagram-source | pixels"""
+    pixels: Any = None
+    """The RGB image, for a vision-language model."""
 
     def as_prompt(self) -> ImageText:
         return ImageText(self.path.name, self.text)
@@ -94,21 +96,37 @@ class ImageInput:
                 "mode": mode if self.source != "diagram-source" else "source", "source": self.source}  # fmt: skip
 
 
-def read_image_input(path: Path, ocr_backend: str | None = None) -> ImageInput:
+def read_image_input(path: Path, ocr_backend: str | None = None, run_ocr: bool = True) -> ImageInput:
     path = Path(path).expanduser()
     if path.suffix.lower() in DIAGRAM_SUFFIXES:
         if not path.is_file():
             raise BadInputError(f"diagram {path} does not exist")
         return ImageInput(path, 0, 0, read_diagram(path), "diagram-source")
     loaded = load_image(path)
+    if not run_ocr:
+        return ImageInput(path, loaded.width, loaded.height, "", "pixels", loaded.image)
     from codemm.vision.ocr import ocr_image
 
     result = ocr_image(loaded.image, ocr_backend)
-    return ImageInput(path, loaded.width, loaded.height, result.text, f"ocr:{result.backend}")
+    return ImageInput(path, loaded.width, loaded.height, result.text, f"ocr:{result.backend}", loaded.image)
 
 
-def read_images(paths: list[Path], ocr_backend: str | None = None) -> list[ImageInput]:
-    return [read_image_input(p, ocr_backend) for p in paths]
+def read_images(paths: list[Path], ocr_backend: str | None = None, run_ocr: bool = True) -> list[ImageInput]:
+    return [read_image_input(p, ocr_backend, run_ocr) for p in paths]
+
+
+def check_images(paths: list[Path]) -> None:
+    """Fails on the first unusable image or diagram, before anything slow starts."""
+    for path in paths:
+        path = Path(path).expanduser()
+        if path.suffix.lower() in DIAGRAM_SUFFIXES:
+            read_diagram(path) if path.is_file() else _missing(path)
+        else:
+            load_image(path)
+
+
+def _missing(path: Path) -> None:
+    raise BadInputError(f"diagram {path} does not exist")
 
 
 def describe_image(path: Path, ocr_backend: str | None = None) -> ImageText:

@@ -1,0 +1,60 @@
+"""`codemm ask --image`: OCR text and image locations in the prompt and the JSON; vision mode on a VLM."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codemm.eval.screens import fonts, real_traceback, render_text
+from codemm.vision.ocr import available_backends
+from tests.fixtures.tiny_models import build_tiny_llama
+from tests.fixtures.tiny_vision import build_tiny_siglip
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-repo"
+
+
+def codemm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codemm.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.skipif(not available_backends(), reason="no OCR backend installed")
+def test_traceback_screenshot_reaches_the_prompt_and_json(tiny_llama_long_dir: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "traceback.png"
+    render_text(real_traceback(SAMPLE), fonts()["dejavu-mono"], 16, "dark").save(shot)
+    proc = codemm("ask", "What error is shown and which file and line raised it?", "--image", str(shot),
+                  "--repo", str(SAMPLE), "--model", str(tiny_llama_long_dir), "--json", "--max-new-tokens", "8")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    image = data["images"][0]
+    assert image["mode"] == "ocr" and image["width"] > 100 and image["source"].startswith("ocr:")
+    assert "tasktracker/dates.py" in image["ocr_text"] and "line 28" in image["ocr_text"]
+    assert data["retrieved"][0]["path"] == "tasktracker/dates.py"  # the code the traceback points at, first
+    assert data["retrieved"][0]["start"] <= 28 <= data["retrieved"][0]["end"]
+
+
+def test_vision_mode_needs_a_vision_model(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "x.png"
+    render_text("hello", fonts()["dejavu-mono"], 16).save(shot)
+    proc = codemm("ask", "what?", "--no-repo", "--image", str(shot), "--image-mode", "vision", "--model", str(tiny_llama_dir))
+    assert proc.returncode == 2 and "has no vision path" in proc.stderr
+
+
+def test_composed_vlm_takes_pixels_in_vision_mode(tmp_path: Path) -> None:
+    lm = build_tiny_llama(tmp_path / "lm", window=1024)
+    tower = build_tiny_siglip(tmp_path / "tower")
+    proc = codemm("models", "compose", "--model", str(lm), "--tower", str(tower), "--out", str(tmp_path / "vlm"))
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(codemm("models", "info", str(tmp_path / "vlm"), "--json").stdout)
+    assert info["path"] == "llava-composed"
+    shot = tmp_path / "x.png"
+    render_text("def f(): pass", fonts()["dejavu-mono"], 16).save(shot)
+    proc = codemm("ask", "what is this?", "--no-repo", "--image", str(shot), "--image-mode", "vision",
+                  "--model", str(tmp_path / "vlm"), "--json", "--max-new-tokens", "4")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["images"][0]["mode"] == "vision" and data["images"][0]["ocr_text"] == ""
+    assert data["tokens"]["prompt"] > 16  # the 16 image-patch tokens are in the prompt
