@@ -54,6 +54,8 @@ class PreparedAsk:
     """Everything retrieval returned, best first (the prompt holds ``prompt.included``)."""
     context_match: bool
     retrieval_s: float
+    image_locations: list[str] = field(default_factory=list)
+    """Repository locations the images show (traceback frames, path:line), verified in the index."""
 
 
 def is_relevant(hit: Hit) -> bool:
@@ -64,6 +66,7 @@ def is_relevant(hit: Hit) -> bool:
 def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> PreparedAsk:
     started = time.perf_counter()
     hits: list[Hit] = []
+    image_locations: list[str] = []
     render_map = None
     if request.index is not None:
         from codemm.repo.repomap import build_repo_map
@@ -71,7 +74,7 @@ def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> Pr
 
         hits = [h for h in retriever_for(request.index).search(request.question, k=request.k) if is_relevant(h)]
         if request.images:
-            hits = _image_location_hits(request, hits)
+            hits, image_locations = _image_location_hits(request, hits)
         tokenizer = loaded.tokenizer
         index = request.index
 
@@ -99,10 +102,10 @@ def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> Pr
         data, lambda msgs: count_chat_tokens(loaded.tokenizer, msgs), loaded.context_window, max_new_tokens
     )
     context_match = request.index is None or bool(hits) or bool(request.images)
-    return PreparedAsk(request, prompt, hits, context_match, time.perf_counter() - started)
+    return PreparedAsk(request, prompt, hits, context_match, time.perf_counter() - started, image_locations)
 
 
-def _image_location_hits(request: AskRequest, hits: list[Hit]) -> list[Hit]:
+def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit], list[str]]:
     """Puts the code a screenshot points at (traceback frames, path:line) first in the context, and
     tells the model which locations those are."""
     from codemm.vision.locations import locations_in_text
@@ -110,8 +113,10 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> list[Hit]:
     assert request.index is not None
     file_lines = request.index.file_lines()
     located: list[Hit] = []
+    labels: list[str] = []
     for image in request.images:
         locations = locations_in_text(image.text, file_lines)
+        labels += [loc.label for loc in locations if loc.label not in labels]
         if locations:
             image.text += "\n\nRepository locations in this image: " + ", ".join(loc.label for loc in locations)
         for loc in reversed(locations):  # innermost frame (where it raised) first
@@ -120,7 +125,14 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> list[Hit]:
                     located.append(
                         Hit(chunk.path, chunk.start, chunk.end, 1.0, ["image"], chunk.kind, chunk.symbol, chunk.text)
                     )
-    return located + [h for h in hits if all((h.path, h.start) != (x.path, x.start) for x in located)]
+    rest = [h for h in hits if all((h.path, h.start) != (x.path, x.start) for x in located)]
+    return located + rest, labels
+
+
+def image_note(prepared: PreparedAsk) -> str:
+    """What codemm itself read off the screenshots and verified in the index, ahead of the model's
+    answer: small models often garble paths they were shown."""
+    return "Screenshot locations (checked in the repository): " + ", ".join(prepared.image_locations)
 
 
 def start(loaded: LoadedModel, prepared: PreparedAsk, settings: Settings) -> TokenStream:
@@ -167,6 +179,7 @@ class AskResult:
             data["dropped"] = prepared.prompt.dropped
             data["context_match"] = prepared.context_match
             data["context_tokens"] = {"used": prepared.prompt.tokens, "budget": prepared.prompt.budget}
+            data["image_locations"] = prepared.image_locations
             data["timings"]["retrieval_s"] = round(prepared.retrieval_s, 3)
         return data
 
@@ -175,6 +188,8 @@ def finish(answer: str, loaded: LoadedModel, stream: TokenStream, prepared: Prep
     """Checks every citation in the answer against the index; adds codemm-attributed sources."""
     if not prepared.context_match:
         answer = f"{NO_MATCH_NOTE}\n\n{answer}"
+    if prepared.image_locations:
+        answer = f"{image_note(prepared)}\n\n{answer}"
     citations: list[Citation] = []
     index = prepared.request.index
     if index is not None:

@@ -38,13 +38,20 @@ class Citation:
         return f"{self.path}:{self.start}" + (f"-{self.end}" if self.end != self.start else "")
 
 
+# Traceback style: File "path", line N
+FRAME_CITATION = re.compile(r'File\s+"([^"]+)",\s*line\s+(\d+)()')
+
+
 def find_citations(answer: str, file_lines: dict[str, int]) -> list[Citation]:
-    """Every path:line in the answer, each checked: the file is indexed and the lines exist."""
+    """Every path:line (or traceback frame) in the answer, each checked: the file is indexed and the lines exist."""
     seen: set[tuple[str, int, int]] = set()
     out = []
-    for match in CITATION.finditer(answer):
+    matches = [*CITATION.finditer(answer), *FRAME_CITATION.finditer(answer)]
+    for match in matches:
         path, start = match.group(1).lstrip("./"), int(match.group(2))
         end = int(match.group(3)) if match.group(3) else start
+        if path.startswith("<"):  # <string>, <stdin>: not a file
+            continue
         if (path, start, end) in seen:
             continue
         seen.add((path, start, end))

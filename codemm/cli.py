@@ -415,6 +415,8 @@ def ask(
     prepared = pipeline.prepare(loaded, request, settings.max_new_tokens)
     stream = pipeline.start(loaded, prepared, settings)
     live = not (as_json or no_stream or patch)
+    if live and prepared.image_locations:
+        sys.stdout.write(pipeline.image_note(prepared) + "\n\n")
     if live and not prepared.context_match:
         sys.stdout.write(pipeline.NO_MATCH_NOTE + "\n\n")
     pieces = []

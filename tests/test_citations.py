@@ -32,3 +32,10 @@ def test_attribution_needs_the_answer_to_name_the_chunk() -> None:
     ]
     cited = attribute_sources("parse_due_date returns a date.", hits)
     assert [(c.path, c.source, c.valid) for c in cited] == [("tasktracker/dates.py", "attributed", True)]
+
+
+def test_traceback_style_citations_are_checked_too() -> None:
+    answer = 'It was raised at File "/tmp/test_dates.py", line 28 and File "tasktracker/dates.py", line 28.'
+    found = {c.path: c.valid for c in find_citations(answer, FILES)}
+    assert found == {"tmp/test_dates.py": False, "tasktracker/dates.py": True}
+    assert find_citations('File "<string>", line 3, in <module>', FILES) == []

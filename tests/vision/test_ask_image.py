@@ -39,7 +39,9 @@ def test_traceback_screenshot_reaches_the_prompt_and_json(tiny_llama_long_dir: P
 def test_vision_mode_needs_a_vision_model(tiny_llama_dir: Path, tmp_path: Path) -> None:
     shot = tmp_path / "x.png"
     render_text("hello", fonts()["dejavu-mono"], 16).save(shot)
-    proc = codemm("ask", "what?", "--no-repo", "--image", str(shot), "--image-mode", "vision", "--model", str(tiny_llama_dir))
+    proc = codemm(
+        "ask", "what?", "--no-repo", "--image", str(shot), "--image-mode", "vision", "--model", str(tiny_llama_dir)
+    )
     assert proc.returncode == 2 and "has no vision path" in proc.stderr
 
 
