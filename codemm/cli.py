@@ -148,6 +148,34 @@ def adapters_train(
         raise typer.Exit(130)
 
 
+@adapters_app.command("train-vision")
+def adapters_train_vision(
+    model: Annotated[Path, typer.Option("--model", "-m", help="A composed vision-language checkpoint.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the checkpoint with the aligned projector.")],
+    repo: Annotated[Path, typer.Option("--repo", "-r", help="Repository whose code the screenshots show.")],
+    name: Annotated[str | None, typer.Option("--name", help="Store the stage-2 LoRA adapter under this name.")] = None,
+    examples: Annotated[int, typer.Option("--examples", help="Synthetic screenshots to render.")] = 64,
+    align_steps: Annotated[int, typer.Option("--align-steps", help="Stage 1 steps (projector only).")] = 40,
+    instruct_steps: Annotated[
+        int, typer.Option("--instruct-steps", help="Stage 2 steps (projector + LoRA); 0 skips.")
+    ] = 40,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Align a composed model's projector on screenshots (stage 1), then tune projector + LoRA (stage 2)."""
+    from codemm.adapters.vision_data import synthetic_examples
+    from codemm.adapters.vision_train import train_vision
+
+    captions, questions = synthetic_examples(repo, examples, seed)
+    result = train_vision(model.expanduser(), captions, questions, out.expanduser(), name, align_steps, instruct_steps,
+                          seed=seed)  # fmt: skip
+    typer.echo(f"stage 1 loss {result.stage1_losses[0]:.3f} -> {result.stage1_losses[-1]:.3f}; checkpoint {out}")
+    if result.stage2_losses:
+        typer.echo(
+            f"stage 2 loss {result.stage2_losses[0]:.3f} -> {result.stage2_losses[-1]:.3f}; adapter {result.adapter}"
+        )
+    typer.echo(f"loss curves: {out / 'vision_loss.png'}")
+
+
 @adapters_app.command("list")
 def adapters_list(as_json: JsonOpt = False) -> None:
     """Adapters in the store."""
