@@ -115,10 +115,12 @@ def _probe(cmd: tuple[str, ...]) -> bool:
 
 @functools.cache
 def sandbox_python() -> str:
-    """An interpreter the sample's user can execute: codemm's own, else the system's python3."""
+    """An interpreter the sample's user can execute inside the sandbox: codemm's own, else the
+    system's python3. Probed exactly as samples run (same namespaces, same user): a virtualenv under
+    /tmp disappears behind the sandbox's private /tmp, and one under /root is not readable by nobody."""
     candidates = [sys.executable, shutil.which("python3") or "", "/usr/bin/python3"]
     for candidate in candidates:
-        if candidate and _probe(tuple(_drop_privileges() + [candidate, "-I", "-c", "pass"])):
+        if candidate and _probe((*_isolation_prefix(), *_drop_privileges(), candidate, "-I", "-c", "pass")):
             return candidate
     return sys.executable
 
@@ -144,7 +146,7 @@ def _isolation_prefix() -> tuple[str, ...]:
 
 
 def sandbox_layers() -> dict[str, bool]:
-    dropped = bool(_drop_privileges()) and _probe(tuple(_drop_privileges() + [sandbox_python(), "-I", "-c", "pass"]))
+    dropped = bool(_drop_privileges()) and _probe((*_drop_privileges(), sandbox_python(), "-I", "-c", "pass"))
     return {
         "process_group_kill": True,
         "rlimits": True,
