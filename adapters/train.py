@@ -172,7 +172,8 @@ def disable_bf16_inference_kernel(model: Any) -> int:
 
 def _latest_checkpoint(run: Path) -> Path | None:
     done = sorted(
-        (p for p in (run / "checkpoints").glob("step-*") if (p / "state.pt").is_file()),
+        # A step-N.tmp folder is a checkpoint cut short by a kill mid-write: never resume from it.
+        (p for p in (run / "checkpoints").glob("step-*") if not p.name.endswith(".tmp") and (p / "state.pt").is_file()),
         key=lambda p: int(p.name.split("-")[1]),
     )
     return done[-1] if done else None

@@ -172,3 +172,12 @@ def test_recipes_ship_and_validate(tmp_path: Path) -> None:
     bad.write_text("learning_rate = 1\n")
     with pytest.raises(BadInputError, match="unknown recipe field 'learning_rate'"):
         load_recipe(str(bad))
+
+
+def test_a_checkpoint_cut_short_by_a_kill_is_never_resumed_from(tmp_path: Path) -> None:
+    from codemm.adapters.train import _latest_checkpoint
+
+    for name in ("step-6", "step-8.tmp"):
+        (tmp_path / "checkpoints" / name).mkdir(parents=True)
+        (tmp_path / "checkpoints" / name / "state.pt").write_bytes(b"x")
+    assert _latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step-6"
