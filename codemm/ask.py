@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from codemm.citations import Citation, attribute_sources, find_citations
@@ -199,9 +198,3 @@ def finish(answer: str, loaded: LoadedModel, stream: TokenStream, prepared: Prep
             c for c in attribute_sources(answer, prepared.prompt.included) if (c.path, c.start, c.end) not in cited
         ]
     return AskResult(answer, loaded, stream, prepared, citations, loaded.adapter)
-
-
-def open_index(repo: Path, embed: bool = True) -> RepoIndex:
-    index = RepoIndex(repo)
-    index.refresh(embed=embed)
-    return index

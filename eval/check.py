@@ -4,7 +4,7 @@ evaluate_functional_correctness does, but through codemm's sandbox."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,6 @@ def check_samples(
         if k <= fewest  # pass@k is only defined when every task has at least k samples
     }
     summary = {"tasks": len(per_task), "samples": len(rows), **scores,
-               "status": dict(sorted(defaultdict(int, {s: sum(1 for r in rows if r["status"] == s)
-                                                        for s in {r["status"] for r in rows}}).items()))}  # fmt: skip
+               "status": dict(sorted(Counter(r["status"] for r in rows).items()))}  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

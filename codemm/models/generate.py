@@ -66,7 +66,6 @@ class TokenStream:
     _pieces: Iterator[str]
     stats: GenerationStats
     _cancel: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
     def __iter__(self) -> Iterator[str]:
         return self._pieces
@@ -184,7 +183,7 @@ def stream_chat(
             raise failure[0]
         stats.stop_reason = _stop_reason(loaded, output, stats, settings, cancel)
 
-    return TokenStream(pieces(), stats, cancel, thread)
+    return TokenStream(pieces(), stats, cancel)
 
 
 def _stop_reason(
