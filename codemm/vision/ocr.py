@@ -1,8 +1,9 @@
 """OCR with layout: text lines with boxes, in reading order, with code indentation rebuilt from
 x positions. Backends: tesseract (Debian's ``tesseract-ocr``, called as a program) and RapidOCR
 (PP-OCRv4 models inside the ``rapidocr-onnxruntime`` wheel). ``auto`` picks tesseract when it is
-installed: it had the lower character error rate on code screenshots (``python -m
-codemm.eval.bench.ocr`` prints the table), and RapidOCR otherwise.
+installed: it had the lower character error rate on code and terminal screenshots (``python -m
+codemm.eval.bench.ocr`` prints the table), except for images drawn with boxes and rules (dialogs,
+diagrams), where RapidOCR reads what tesseract misses; RapidOCR alone when tesseract is absent.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def available_backends() -> list[str]:
     return found
 
 
-def pick_backend(name: str | None) -> str:
+def pick_backend(name: str | None, image: Any = None) -> str:
+    """The backend to use; with ``image``, ``auto`` chooses per image (see the module's docstring)."""
     name = name or "auto"
     if name not in BACKENDS:
         raise BadInputError(f"unknown OCR backend '{name}' (use {', '.join(BACKENDS)})")
@@ -71,6 +73,8 @@ def pick_backend(name: str | None) -> str:
     if name == "auto":
         if not found:
             raise CodemmError("no OCR backend: install Debian's tesseract-ocr or `pip install rapidocr-onnxruntime`")
+        if len(found) > 1 and image is not None and has_rules(prepare_for_ocr(image)):
+            return "rapidocr"
         return found[0]
     if name not in found:
         raise CodemmError(f"OCR backend {name} is not installed")
@@ -79,11 +83,47 @@ def pick_backend(name: str | None) -> str:
 
 def ocr_image(image: Any, backend: str | None = None) -> OcrResult:
     """OCR of an RGB PIL image, lines in reading order with indentation."""
-    chosen = pick_backend(backend)
+    chosen = pick_backend(backend, image)
     if chosen == "tesseract":
         prepared = prepare_for_ocr(image)
-        return OcrResult(chosen, layout_lines(_tesseract_words(prepared), prepared, pitch_factor=1.1))
+        words = _tesseract_words(_without_rules(prepared))
+        return OcrResult(chosen, layout_lines(words, prepared, pitch_factor=1.1))
     return OcrResult(chosen, layout_lines(_rapidocr_words(image), pitch_factor=1.0))
+
+
+def _rule_mask(grey: Any) -> Any:
+    """Dark pixels in straight horizontal or vertical runs much longer than a glyph: box borders,
+    separators, arrow shafts. (A run of ``====`` in a monospace font counts too.)"""
+    import numpy as np
+
+    dark = np.asarray(grey) < 128
+    mask = np.zeros_like(dark)
+    min_run = max(48, dark.shape[1] // 12)
+    for d, m in ((dark, mask), (dark.T, mask.T)):  # mask.T is a view: rows, then columns
+        edges = np.diff(np.pad(d, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+        rows, starts = np.nonzero(edges == 1)
+        _, ends = np.nonzero(edges == -1)
+        for row, start, end in zip(rows, starts, ends, strict=True):
+            if end - start >= min_run:
+                m[row, start:end] = True
+    return mask
+
+
+def has_rules(grey: Any) -> bool:
+    return bool(_rule_mask(grey).any())
+
+
+def _without_rules(grey: Any) -> Any:
+    """Tesseract reads a glyph-free image when text sits inside drawn boxes; the boxes go."""
+    import numpy as np
+    from PIL import Image
+
+    mask = _rule_mask(grey)
+    if not mask.any():
+        return grey
+    pixels = np.asarray(grey).copy()
+    pixels[mask] = 255
+    return Image.fromarray(pixels)
 
 
 def prepare_for_ocr(image: Any) -> Any:
@@ -160,13 +200,10 @@ def _ink_on_baseline(image: Any, left_end: int, left: OcrWord, right: OcrWord, c
     height = max(left.height, right.height)
     baseline = min(left.top + left.height, right.top + right.height)  # short of descenders
     box = (x0, max(0, baseline - height // 10), x1, min(image.height, baseline + height // 2))
-    crop = image.crop(box)
-    width = crop.width
-    pixels = list(crop.getdata())
-    for row in range(crop.height):
-        if sum(1 for v in pixels[row * width : (row + 1) * width] if v < 128) >= 0.7 * width:
-            return True
-    return False
+    import numpy as np
+
+    dark = np.asarray(image.crop(box)) < 128
+    return bool(dark.size and (dark.sum(axis=1) >= 0.7 * dark.shape[1]).any())
 
 
 def _tesseract_words(image: Any) -> list[OcrWord]:
