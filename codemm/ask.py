@@ -18,6 +18,7 @@ from codemm.prompt import NO_REPO_SYSTEM_PROMPT, ImageText, Prompt, PromptInput,
 from codemm.repo.index import RepoIndex
 from codemm.repo.retrieve import Hit
 
+IMAGE_QUERY_CHARS = 2000
 NO_MATCH_NOTE = "Note: the repository context had no match for this question; this answer is not grounded in it."
 
 
@@ -71,7 +72,11 @@ def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> Pr
         from codemm.repo.repomap import build_repo_map
         from codemm.repo.retrieve import retriever_for
 
-        hits = [h for h in retriever_for(request.index).search(request.question, k=request.k) if is_relevant(h)]
+        query = request.question
+        if request.images:
+            # A screenshot of code or an error names what to look up better than "this screenshot" does.
+            query += "\n" + "\n".join(image.text for image in request.images)[:IMAGE_QUERY_CHARS]
+        hits = [h for h in retriever_for(request.index).search(query, k=request.k) if is_relevant(h)]
         if request.images:
             hits, image_locations = _image_location_hits(request, hits)
         tokenizer = loaded.tokenizer

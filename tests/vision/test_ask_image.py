@@ -36,6 +36,27 @@ def test_traceback_screenshot_reaches_the_prompt_and_json(tiny_llama_long_dir: P
     assert data["retrieved"][0]["start"] <= 28 <= data["retrieved"][0]["end"]
 
 
+def test_code_screenshot_text_steers_retrieval(tiny_llama_long_dir: Path) -> None:
+    from codemm.ask import AskRequest, prepare
+    from codemm.models.load import load
+    from codemm.prompt import ImageText
+    from codemm.repo.index import RepoIndex
+
+    code = "\n".join((SAMPLE / "tasktracker" / "dates.py").read_text().splitlines()[9:27])
+    loaded = load(str(tiny_llama_long_dir), "none", "cpu")
+    index = RepoIndex(SAMPLE)
+    index.refresh()
+    question = "Which file of the repository defines the function in this screenshot?"
+    try:
+        plain = prepare(loaded, AskRequest(question, index=index, k=3, map_tokens=0), 16)
+        shown = prepare(loaded, AskRequest(question, index=index, images=[ImageText("shot.png", code)], k=3,
+                                           map_tokens=0), 16)  # fmt: skip
+    finally:
+        index.close()
+    assert "tasktracker/dates.py" not in [h.path for h in plain.prompt.included]
+    assert shown.prompt.included[0].path == "tasktracker/dates.py"
+
+
 def test_vision_mode_needs_a_vision_model(tiny_llama_dir: Path, tmp_path: Path) -> None:
     shot = tmp_path / "x.png"
     render_text("hello", fonts()["dejavu-mono"], 16).save(shot)
