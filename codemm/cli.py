@@ -259,7 +259,10 @@ def _run_and_report(config: Any, out: Path, resume: bool) -> None:
 def eval_run(
     ctx: typer.Context,
     suites: Annotated[
-        list[str] | None, typer.Argument(help="Suites: synthesis, repoqa, completion, humaneval, adapter_gain.")
+        list[str] | None,
+        typer.Argument(
+            help="Suites: synthesis, repoqa, completion, screenshots (default: these four), humaneval, adapter_gain."
+        ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Run folder (results.jsonl, run.json, report).")] = Path(
         "eval-run"

@@ -67,7 +67,7 @@ def summarize(out: Path) -> dict[str, Any]:
             numeric = {
                 key for r in vrows for key, val in r.items() if isinstance(val, (int, float)) and key != "sample"
             }
-            entry["metrics"] = {key: sum(float(r.get(key, 0)) for r in vrows) / len(vrows) for key in sorted(numeric)}
+            entry["metrics"] = {key: _mean_of(vrows, key) for key in sorted(numeric)}
             block["variants"][variant] = entry
         base = variants[0]
         for other in variants[1:]:
@@ -91,6 +91,12 @@ def summarize(out: Path) -> dict[str, Any]:
     summary["risks"] = _risks(rows)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def _mean_of(rows: list[dict[str, Any]], key: str) -> float:
+    """Over the rows the metric applies to (None: not applicable to that item, e.g. no gold location)."""
+    values = [float(r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+    return sum(values) / len(values)
 
 
 def _mean(rows: list[dict[str, Any]], key: str) -> float:

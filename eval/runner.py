@@ -22,8 +22,9 @@ from codemm.eval.context import RunContext, Variant, peak_rss_mib
 from codemm.eval.risks import probe_detectors
 from codemm.eval.sandbox import sandbox_layers
 from codemm.eval.tasks import get_task
+from codemm.vision.ocr import available_backends
 
-DEFAULT_SUITES = ("synthesis", "repoqa", "completion")
+DEFAULT_SUITES = ("synthesis", "repoqa", "completion", "screenshots")
 
 
 @dataclass
@@ -105,6 +106,7 @@ def run_eval(
         "prompt_templates_sha256": _prompt_templates(),
         "sandbox": sandbox_layers(),
         "detectors": detectors,
+        "ocr": available_backends(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }, indent=2))  # fmt: skip
 

@@ -4,6 +4,7 @@ box-and-arrow diagrams. Each comes with the exact text a perfect OCR would retur
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -121,3 +122,59 @@ def screenshot_suite(repo: Path, sizes: tuple[int, ...] = (14, 18, 24)) -> list[
         screens.append(dialog(Path(str(mono).replace("SansMono", "Sans")), size))
         screens.append(diagram(Path(str(mono).replace("SansMono", "Sans")), size))
     return screens
+
+
+def cer(truth: str, guess: str, collapse: bool = False) -> float:
+    """Character error rate: Levenshtein distance / length of the true text. ``collapse`` compares
+    with whitespace collapsed (dialogs and diagrams have no defined reading order across columns)."""
+    from rapidfuzz.distance import Levenshtein
+
+    if collapse:
+        truth, guess = " ".join(truth.split()), " ".join(guess.split())
+    return Levenshtein.distance(truth, guess) / max(1, len(truth))
+
+
+TRACEBACK_Q = "I got this error. Where in the repository was it raised? Answer with file:line."
+CODE_Q = "Which file of the repository defines the function in this screenshot? Answer with path:line."
+DIALOG_Q = "What does the dialog in the screenshot ask, and which buttons does it offer?"
+DIAGRAM_Q = "In the architecture diagram, which component sits between the CLI and tasks.json?"
+
+
+def write_suite(dest: Path, root: Path) -> Path:
+    """Writes the shipped screenshots suite: PNGs + ``items.jsonl`` with each image's exact text,
+    the question asked about it and what a right answer holds. Rendered once and committed, so a
+    run does not depend on this machine's fonts or Python's traceback format."""
+    repo = "examples/sample-repo"
+    source = (root / repo / "tasktracker" / "dates.py").read_text().splitlines()
+    start = next(i for i, line in enumerate(source) if line.startswith("def parse_due_date"))
+    code = "\n".join(source[start : start + 19])
+    trace = real_traceback(root / repo)
+    mono = fonts()["dejavu-mono"]  # DejaVu ships inside matplotlib: the same glyphs everywhere
+    sans = Path(str(mono).replace("SansMono", "Sans"))
+    where = {"gold_locations": ["tasktracker/dates.py:28"]}
+    defines = {"gold_locations": [f"tasktracker/dates.py:{start + 1}-{start + 19}"]}
+    screens = [
+        (Screen("traceback-dark-14", "traceback", trace, render_text(trace, mono, 14, "dark")), TRACEBACK_Q, where),
+        (Screen("traceback-light-18", "traceback", trace, render_text(trace, mono, 18, "light")), TRACEBACK_Q, where),
+        (Screen("code-dark-14", "code", code, render_text(code, mono, 14, "dark")), CODE_Q, defines),
+        (Screen("code-light-18", "code", code, render_text(code, mono, 18, "light")), CODE_Q, defines),
+        (dialog(sans, 16), DIALOG_Q, {"facts": ["report.py", "Cancel", "Save"]}),
+        (dialog(sans, 22), DIALOG_Q, {"facts": ["report.py", "Cancel", "Save"]}),
+        (diagram(sans, 18), DIAGRAM_Q, {"facts": ["TaskStore"]}),
+        (diagram(sans, 24), DIAGRAM_Q, {"facts": ["TaskStore"]}),
+    ]
+    dest.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for screen, question, gold in screens:
+        screen.image.save(dest / f"{screen.name}.png", optimize=True)
+        rows.append({"id": screen.name, "image": f"{screen.name}.png", "kind": screen.kind, "repo": repo,
+                     "text": screen.text, "question": question, "gold_locations": [], "facts": [], **gold})  # fmt: skip
+    manifest = dest / "items.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return manifest
+
+
+if __name__ == "__main__":
+    from codemm.eval.repoqa import project_root
+
+    print(write_suite(project_root() / "eval" / "suites" / "screenshots", project_root()))

@@ -16,17 +16,9 @@ from collections import defaultdict
 from typing import Any
 
 
-def cer(truth: str, guess: str, collapse: bool = False) -> float:
-    from rapidfuzz.distance import Levenshtein
-
-    if collapse:
-        truth, guess = " ".join(truth.split()), " ".join(guess.split())
-    return Levenshtein.distance(truth, guess) / max(1, len(truth))
-
-
 def measure(backends: list[str]) -> dict[str, Any]:
     from codemm.eval.repoqa import project_root
-    from codemm.eval.screens import screenshot_suite
+    from codemm.eval.screens import cer, screenshot_suite
     from codemm.vision.ocr import ocr_image
 
     screens = screenshot_suite(project_root() / "examples" / "sample-repo")
