@@ -9,7 +9,9 @@ import hashlib
 import json
 import platform
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +73,10 @@ def _prompt_templates() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _scored(task: Any, item: dict[str, Any], row: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    return {**row, **task.score(item, row, ctx)}
+
+
 def run_eval(
     config: RunConfig, out: Path, resume: bool = False, root: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
@@ -110,7 +116,21 @@ def run_eval(
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }, indent=2))  # fmt: skip
 
-    with results.open("a", encoding="utf-8") as sink:
+    # Generation is sequential (one model); with --jobs > 1, scoring (sandbox runs) overlaps it on
+    # worker threads. --jobs 1 scores inline: nothing competes with a sample for its wall-clock limit.
+    # Rows are written in item order whatever finishes first, so runs compare line by line.
+    pending: deque[tuple[Future[dict[str, Any]], str, int, int]] = deque()
+    with results.open("a", encoding="utf-8") as sink, ThreadPoolExecutor(max(1, config.jobs)) as pool:
+
+        def write(keep: int) -> None:
+            """Writes finished rows in order; waits while more than ``keep`` are in flight."""
+            while len(pending) > keep or (pending and pending[0][0].done()):
+                future, suite, count, total = pending.popleft()
+                sink.write(json.dumps(future.result(), default=str) + "\n")
+                sink.flush()  # an interrupted run loses at most the items in progress
+                if progress:
+                    progress(suite, count, total)
+
         for suite in config.suites:
             task = get_task(suite, adapter=config.adapter, limit=config.limit, problems=config.problems)
             variant_names = config.variants or list(task.default_variants)
@@ -136,9 +156,8 @@ def run_eval(
                                         "latency_s": round(time.perf_counter() - started, 3),
                                         "tokens_per_s": round(getattr(gen, "tokens_per_s", 0.0), 2),
                                         "peak_rss_mib": round(peak_rss_mib(), 1)}}  # fmt: skip
-                        sink.write(json.dumps(row, default=str) + "\n")
-                        sink.flush()  # an interrupted run loses at most the item in progress
-                        if progress:
-                            progress(suite, count, total)
+                        pending.append((pool.submit(_scored, task, item, row, ctx), suite, count, total))
+                        write(keep=2 * config.jobs if config.jobs > 1 else 0)
+        write(keep=0)
     ctx.close()
     return results

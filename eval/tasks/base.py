@@ -26,3 +26,8 @@ class Task:
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
         """Returns the record's metrics (and ``output``); the runner adds ids and cost."""
         raise NotImplementedError
+
+    def score(self, item: dict[str, Any], record: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+        """Metrics that need no model and are thread-safe (executing tests in the sandbox): the runner
+        calls this on ``--jobs`` worker threads while the model generates the next items."""
+        return {}

@@ -48,14 +48,17 @@ class Synthesis(Task):
         prompt = INSTRUCTION.format(prompt=problem.prompt) if problem.style == "humaneval" else problem.prompt
         gen = ctx.generate(variant, [{"role": "user", "content": prompt}], sample)
         code = extract_code(gen.text)
+        # Risks here, not in score(): bandit and detect-secrets keep global state (not thread-safe).
+        return {"output": gen.text, "code": code, "risks": assess(code).as_json(), "_generation": gen}
+
+    def score(self, item: dict[str, Any], record: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+        problem: Problem = item["problem"]
+        code = record["code"]
         # The stub (signature + docstring) is valid Python; the model's full function then replaces it,
         # and the stub keeps the prompt's imports in scope.
         program = problem.program("    pass\n\n" + code) if problem.style == "humaneval" else problem.program(code)
         result = run_python(program, ctx.limits)
-        return {
-            "passed": result.passed, "status": result.status, "detail": result.detail, "output": gen.text,
-            "code": code, "risks": assess(code).as_json(), "_generation": gen,
-        }  # fmt: skip
+        return {"passed": result.passed, "status": result.status, "detail": result.detail}
 
 
 @register

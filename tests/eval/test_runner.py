@@ -78,6 +78,15 @@ def test_samples_give_pass_at_k(tiny_llama_long_dir: Path, tmp_path: Path) -> No
     assert "pass@5" in entry and "pass@10" not in entry and 0.0 <= entry["pass@1"] <= entry["pass@5"] <= 1.0
 
 
+def test_jobs_score_in_parallel_and_keep_row_order(tiny_llama_long_dir: Path, tmp_path: Path) -> None:
+    one, four = tmp_path / "one", tmp_path / "four"
+    run_eval(config(tiny_llama_long_dir, suites=["synthesis"], limit=3, samples=3), one)
+    run_eval(config(tiny_llama_long_dir, suites=["synthesis"], limit=3, samples=3, jobs=4), four)
+    lines = [(out / "results.jsonl").read_text().splitlines() for out in (one, four)]
+    keys = [[(r["item"], r["sample"], r["status"]) for r in map(json.loads, rows)] for rows in lines]
+    assert len(keys[0]) == 9 and keys[0] == keys[1]  # same rows, same order, every sample scored
+
+
 def test_variants_parse_and_tasks_register() -> None:
     v = Variant.parse("no-repo+adapter=quill+quant=4bit")
     assert (v.repo, v.adapter, v.quant) == (False, "quill", "4bit")
