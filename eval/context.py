@@ -75,6 +75,8 @@ class RunContext:
     root: Path = field(default_factory=Path.cwd)
     _models: dict[str, Any] = field(default_factory=dict)
     _indexes: dict[Path, Any] = field(default_factory=dict)
+    _names: dict[Path, tuple[set[str], set[str]]] = field(default_factory=dict)
+    _training: dict[str, Any] = field(default_factory=dict)
 
     def model(self, variant: Variant) -> Any:
         """The loaded model for a variant's quantization, with its adapter selected (loaded once)."""
@@ -98,6 +100,37 @@ class RunContext:
             index.refresh()
             self._indexes[repo] = index
         return self._indexes[repo]
+
+    def risks(self, code: str, variant: Variant, repo: Path | None = None) -> dict[str, Any]:
+        """Risk findings for generated code: names checked against the repository's symbols and
+        modules too, verbatim runs against the training set of the variant's adapter."""
+        from codemm.eval.risks import assess
+
+        symbols = modules = None
+        if repo is not None:
+            repo = repo.resolve()
+            if repo not in self._names:
+                index = self.index(repo)
+                self._names[repo] = (
+                    {s.name for s in index.symbols()},
+                    {Path(p).parts[0].removesuffix(".py") for p in index.file_lines() if p.endswith(".py")},
+                )
+            symbols, modules = self._names[repo]
+        return assess(code, symbols, modules, self.training_set(variant.adapter)).as_json()
+
+    def training_set(self, adapter: str | None) -> Any:
+        """The adapter's training examples as an n-gram index (None without an adapter or its data)."""
+        if adapter is None:
+            return None
+        if adapter not in self._training:
+            from codemm.adapters.dataset import read_examples
+            from codemm.adapters.store import adapter_dir
+            from codemm.eval.risks import TrainingSetIndex
+
+            path = adapter_dir(adapter) / "run" / "data" / "train.jsonl"
+            texts = [e.text for e in read_examples(path)] if path.is_file() else []
+            self._training[adapter] = TrainingSetIndex(texts) if texts else None
+        return self._training[adapter]
 
     def sampling(self, sample: int, max_new_tokens: int | None = None) -> GenerationSettings:
         """Greedy for a single sample (reproducible); seeded sampling when several are drawn."""

@@ -119,6 +119,7 @@ def _risks(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "secrets": sum(len(r["risks"]["secrets"]) for r in with_risks),
         "hallucinated_samples": sum(1 for r in with_risks if r["risks"]["hallucinated"]),
         "hallucinated_names": sorted({h for r in with_risks for h in r["risks"]["hallucinated"]}),
+        "memorization_checked": sum(1 for r in with_risks if r.get("adapter")),
         "memorized_max_run": max((r["risks"]["memorized_run"] for r in with_risks), default=0),
         # The detector's own proof of life: the seeded insecure sample and what bandit found in it.
         "seeded_insecure_sample": {"code": PROBES["bandit"], "findings": bandit_findings(PROBES["bandit"])},
@@ -190,7 +191,9 @@ def write_report(out: Path, compare: Path | None = None) -> tuple[Path, Path]:
            f"- secrets (detect-secrets): {risks['secrets']}",
            f"- hallucinated symbols: {risks['hallucinated_samples']} samples "
            f"({', '.join(risks['hallucinated_names'][:12])})",
-           f"- longest verbatim run from the adapter's training set: {risks['memorized_max_run']} tokens",
+           f"- longest verbatim run from the adapter's training set: {risks['memorized_max_run']} tokens "
+           f"({risks['memorization_checked']} samples generated with an adapter)"
+           if risks["memorization_checked"] else "- memorization: not measured (no adapter in this run)",
            "- seeded insecure sample (detector self-check): "
            + "; ".join(f"{f['test']} {f['cwe']} line {f['line']}" for f in risks["seeded_insecure_sample"]["findings"]),
            ""]  # fmt: skip

@@ -150,7 +150,7 @@ def run_eval(
                         record = task.run_item(item, variant, sample, ctx)
                         gen = record.pop("_generation", None)
                         row = {"suite": suite, "item": str(item["id"]), "variant": variant.name, "sample": sample,
-                               **record,
+                               "adapter": variant.adapter, **record,
                                "cost": {"prompt_tokens": getattr(gen, "prompt_tokens", 0),
                                         "new_tokens": getattr(gen, "new_tokens", 0),
                                         "latency_s": round(time.perf_counter() - started, 3),

@@ -31,6 +31,8 @@ class Completion(Task):
     primary = "edit_similarity"
 
     def items(self, ctx: RunContext) -> list[dict[str, Any]]:
+        from codemm.eval.repotests import find_test_files, run_repo_tests
+
         items = []
         for repo in REPOS:
             index = ctx.index(ctx.root / repo)
@@ -41,37 +43,99 @@ class Completion(Task):
                 head, body = _split(lines[sym.start - 1 : sym.end])
                 if body.strip():
                     items.append({"id": f"{repo}:{sym.path}:{sym.name}", "repo": repo, "path": sym.path,
-                                  "start": sym.start, "end": sym.end, "head": head, "body": body})  # fmt: skip
+                                  "name": sym.name, "start": sym.start, "end": sym.end, "head": head,
+                                  "body": body})  # fmt: skip
         per_repo = self.options.get("per_repo", 5)
         chosen: list[dict[str, Any]] = []
         for repo in REPOS:
             chosen += [i for i in items if i["repo"] == repo][:per_repo]
+        for item in chosen:
+            # The repository's own tests, where some exercise the function and pass on the original.
+            repo_dir = ctx.root / item["repo"]
+            candidates = find_test_files(repo_dir, item["name"]) if item["path"].endswith(".py") else []
+            usable = [t for t in candidates if run_repo_tests(repo_dir, t, limits=ctx.limits).passed]
+            item["tests"] = [t.relative_to(repo_dir).as_posix() for t in usable]
         return chosen
 
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
         context = ""
+        repo_dir = ctx.root / item["repo"]
         if variant.repo:
             from codemm.repo.retrieve import retriever_for
 
-            index = ctx.index(ctx.root / item["repo"])
+            index = ctx.index(repo_dir)
             own = (item["path"], item["start"], item["end"])
             hits = [h for h in retriever_for(index).search(item["head"], k=4) if not _overlaps(h, own)][:2]
             context = "".join(f"### {h.path}:{h.start}-{h.end}\n```\n{h.text}\n```\n\n" for h in hits)
         prompt = (f"{context}Complete the body of this function from {item['path']}. Reply with the body only, "
                   f"in one fenced block.\n\n```\n{item['head']}\n```")  # fmt: skip
         gen = ctx.generate(variant, [{"role": "user", "content": prompt}], sample, 128)
-        match = FENCE.search(gen.text)
-        guess = match.group(1) if match else gen.text
-        if guess.lstrip().startswith(item["head"].strip().splitlines()[0].strip()):
-            guess = guess.strip().split("\n", len(item["head"].splitlines()))[-1]  # the model repeated the head
-        gold_ids = set(IDENT.findall(item["body"]))
-        return {
-            "exact_match": normalise(guess) == normalise(item["body"]),
-            "edit_similarity": difflib.SequenceMatcher(None, normalise(guess), normalise(item["body"])).ratio(),
-            "identifier_recall": len(gold_ids & set(IDENT.findall(guess))) / max(1, len(gold_ids)),
-            "output": gen.text,
-            "_generation": gen,
-        }
+        guess = _indent_like(guess_body(gen.text, item["name"]), item["body"])
+        record: dict[str, Any] = {**completion_metrics(guess, item["body"]), "tests_passed": None,
+                                  "output": gen.text, "_generation": gen}  # fmt: skip
+        if item["path"].endswith(".py"):
+            record["risks"] = ctx.risks(f"{item['head']}\n{guess}\n", variant, repo_dir)
+        return record
+
+    def score(self, item: dict[str, Any], record: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+        if not item["tests"]:
+            return {}
+        from codemm.eval.repotests import run_repo_tests
+
+        repo_dir = ctx.root / item["repo"]
+        lines = (repo_dir / item["path"]).read_text().splitlines()
+        guess = _indent_like(guess_body(record["output"], item["name"]), item["body"])
+        edited = "\n".join([*lines[: item["start"] - 1], item["head"], guess, *lines[item["end"] :]]) + "\n"
+        results = [run_repo_tests(repo_dir, repo_dir / t, {item["path"]: edited}, ctx.limits) for t in item["tests"]]
+        return {"tests_passed": all(r.passed for r in results)}
+
+
+def completion_metrics(guess: str, gold: str) -> dict[str, Any]:
+    gold_ids = set(IDENT.findall(gold))
+    return {
+        "exact_match": normalise(guess) == normalise(gold),
+        "edit_similarity": difflib.SequenceMatcher(None, normalise(guess), normalise(gold)).ratio(),
+        "identifier_recall": len(gold_ids & set(IDENT.findall(guess))) / max(1, len(gold_ids)),
+    }
+
+
+def fenced(output: str) -> str:
+    """The first fenced code block of a reply, or all of it when the model wrote bare code."""
+    match = FENCE.search(output)
+    return match.group(1) if match else output
+
+
+def guess_body(output: str, name: str) -> str:
+    """The function body in a model's reply: small models repeat the signature, add imports before
+    it and prose or other functions after it; only the named function's body is kept."""
+    lines = fenced(output).splitlines()
+    start = next((i for i, line in enumerate(lines) if re.search(rf"\b{re.escape(name)}\s*[(<]", line)), None)
+    if start is None:
+        return "\n".join(lines).rstrip()  # a bare body, as asked
+    head, body = _split(lines[start:])
+    body_lines = body.splitlines()
+    signature = head.splitlines()[-1] if head else ""
+    if signature.rstrip().endswith("{"):
+        depth = sum(line.count("{") - line.count("}") for line in head.splitlines())
+        for i, line in enumerate(body_lines):
+            depth += line.count("{") - line.count("}")
+            if depth <= 0:
+                return "\n".join(body_lines[: i + 1])
+        return body.rstrip()
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    for i, line in enumerate(body_lines):
+        if line.strip() and len(line) - len(line.lstrip()) <= indent:
+            return "\n".join(body_lines[:i]).rstrip()  # dedented: the function ended
+    return body.rstrip()
+
+
+def _indent_like(guess: str, gold: str) -> str:
+    """Re-indents the guess to the gold body's indentation (a method's body sits deeper than the
+    top-level function the model usually writes)."""
+    import textwrap
+
+    first = next((line for line in gold.splitlines() if line.strip()), "")
+    return textwrap.indent(textwrap.dedent(guess), first[: len(first) - len(first.lstrip())])
 
 
 def _overlaps(hit: Any, own: tuple[str, int, int]) -> bool:

@@ -8,6 +8,7 @@ from codemm.eval.context import RunContext, Variant
 from codemm.eval.repoqa import first_gold_rank, load_questions
 from codemm.eval.tasks import register
 from codemm.eval.tasks.base import Task
+from codemm.eval.tasks.completion import fenced
 
 
 @register
@@ -41,7 +42,9 @@ class RepoQA(Task):
         retrieved = [h.path for h in prepared.prompt.included]
         rank = first_gold_rank(retrieved, q.gold_files)
         stats = stream.stats
+        risks = {"risks": ctx.risks(fenced(answer), variant, ctx.root / q.repo)} if "```" in answer else {}
         return {
+            **risks,
             "gold_file_named": gold_name in lowered or q.gold_symbol.lower() in lowered,
             "gold_retrieved": rank is not None,
             "recall@3": float(rank is not None and rank <= 3),

@@ -13,6 +13,7 @@ from typing import Any
 from codemm.eval.context import Generation, RunContext, Variant
 from codemm.eval.tasks import register
 from codemm.eval.tasks.base import Task
+from codemm.eval.tasks.completion import fenced
 
 SHIPPED = Path("eval") / "suites" / "screenshots" / "items.jsonl"
 MAX_NEW_TOKENS = 96
@@ -88,6 +89,8 @@ class Screenshots(Task):
         located = [points_at(result.citations, gold) for gold in item["gold_locations"]]
         facts = [fact.lower() in lowered for fact in item["facts"]]
         stats = stream.stats
+        if "```" in answer:
+            record["risks"] = ctx.risks(fenced(answer), variant, ctx.root / item["repo"])
         return {
             **record,
             "correct": all(located + facts),

@@ -8,7 +8,6 @@ from typing import Any
 
 from codemm.eval.context import RunContext, Variant
 from codemm.eval.problems import Problem, humaneval_path, load_problems
-from codemm.eval.risks import assess
 from codemm.eval.sandbox import run_python
 from codemm.eval.tasks import register
 from codemm.eval.tasks.base import Task
@@ -49,7 +48,7 @@ class Synthesis(Task):
         gen = ctx.generate(variant, [{"role": "user", "content": prompt}], sample)
         code = extract_code(gen.text)
         # Risks here, not in score(): bandit and detect-secrets keep global state (not thread-safe).
-        return {"output": gen.text, "code": code, "risks": assess(code).as_json(), "_generation": gen}
+        return {"output": gen.text, "code": code, "risks": ctx.risks(code, variant), "_generation": gen}
 
     def score(self, item: dict[str, Any], record: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         problem: Problem = item["problem"]
