@@ -4,12 +4,17 @@ held-out function bodies, with vs without the adapter."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from codemm.errors import BadInputError
 from codemm.eval.context import RunContext, Variant
 from codemm.eval.tasks import register
 from codemm.eval.tasks.base import Task
+from codemm.eval.tasks.completion import fenced
+
+DEFINITION = re.compile(r"\b(?:def|func|function|fn)\s+(?:\([^)]*\)\s*)?([A-Za-z_]\w*)")
+CALLABLE = re.compile(r"([A-Za-z_]\w*)\s*[(<]")
 
 
 @register
@@ -29,18 +34,34 @@ class AdapterGain(Task):
         if not heldout.is_file():
             raise BadInputError(f"adapter '{name}' has no held-out set at {heldout}")
         examples = read_examples(heldout)[: self.options.get("limit") or 40]
-        return [{"id": f"{e.path}:{i}", "text": e.text, "kind": e.kind} for i, e in enumerate(examples)]
+        return [{"id": f"{e.path}:{i}", "example": e, "kind": e.kind} for i, e in enumerate(examples)]
 
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
         import torch
 
+        from codemm.eval.tasks.completion import completion_metrics, guess_body
+
         loaded = ctx.model(variant)
-        ids = loaded.tokenizer(item["text"], return_tensors="pt", truncation=True, max_length=512)["input_ids"]
+        example = item["example"]
+        text = example.training_text(loaded.tokenizer)  # what training optimised, chat template included
+        ids = loaded.tokenizer(text, return_tensors="pt", truncation=True, max_length=512)["input_ids"]
         with torch.no_grad():
             loss = float(loaded.model(input_ids=ids.to(loaded.model.device), labels=ids.to(loaded.model.device)).loss)
-        return {
-            "loss": loss,
-            "perplexity": math.exp(loss),
-            "tokens": int(ids.shape[-1]),
-            "kind": item["kind"],
-        }
+        record: dict[str, Any] = {"loss": loss, "perplexity": math.exp(loss), "tokens": int(ids.shape[-1]),
+                                  "kind": item["kind"]}  # fmt: skip
+        if example.prompt:  # "Complete this function from PATH": generate it, as ask/chat would
+            gen = ctx.generate(variant, [{"role": "user", "content": example.prompt}], sample, 128)
+            name = _function_name(example.prompt)
+            gold = guess_body(example.text, name)
+            guess = guess_body(gen.text, name)
+            record.update(completion_metrics(guess, gold), output=gen.text, _generation=gen)
+            if example.path.endswith(".py"):
+                record["risks"] = ctx.risks(fenced(gen.text), variant)
+        return record
+
+
+def _function_name(prompt: str) -> str:
+    """The name in the prompt's signature (``def name(``, ``func name(``, ``function name(``...)."""
+    code = prompt.split("```", 1)[-1]
+    match = DEFINITION.search(code) or CALLABLE.search(code)
+    return match.group(1) if match else ""
