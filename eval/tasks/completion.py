@@ -27,7 +27,7 @@ def normalise(code: str) -> str:
 @register
 class Completion(Task):
     name = "completion"
-    default_variants = ("repo", "no-repo")
+    default_variants = ("no-repo", "repo")
     primary = "edit_similarity"
 
     def items(self, ctx: RunContext) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from codemm.eval.tasks.completion import fenced
 @register
 class RepoQA(Task):
     name = "repoqa"
-    default_variants = ("repo", "no-repo")
+    default_variants = ("no-repo", "repo")
     primary = "gold_file_named"
     binary = True
 

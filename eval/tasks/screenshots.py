@@ -50,7 +50,7 @@ def _read(path: Path) -> tuple[str, str]:
 @register
 class Screenshots(Task):
     name = "screenshots"
-    default_variants = ("image", "no-image")
+    default_variants = ("no-image", "image")
     primary = "correct"
     binary = True
 

@@ -32,8 +32,8 @@ def test_shipped_suites_report_and_reproduce(smol_env: dict[str, str], tmp_path:
     assert {s: sum(1 for r in rows if r["suite"] == s) for s in shipped} == shipped
 
     report = (first / "report.md").read_text()
-    assert "**no-repo − repo**" in report and "paired bootstrap 95% CI" in report
-    assert "**no-image − image**" in report
+    assert "**repo − no-repo**" in report and "paired bootstrap 95% CI" in report
+    assert "**image − no-image**" in report
     assert "seeded insecure sample (detector self-check): B404 CWE-78" in report and "B602" in report
     assert (first / "report.html").read_text().count("data:image/png;base64,") == 4
     # What showing the screen gains: codemm reads the traceback's location off the screenshot.

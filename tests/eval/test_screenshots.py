@@ -78,4 +78,4 @@ def test_suite_scores_image_against_no_image(tiny_llama_long_dir: Path, tmp_path
     assert all(r["location_found"] is None and 0.0 <= r["facts"] <= 1.0 for r in rows if r["kind"] == "dialog")
     md, _ = write_report(tmp_path)
     text = md.read_text()
-    assert "## screenshots" in text and "**no-image − image**" in text and "cer" in text
+    assert "## screenshots" in text and "**image − no-image**" in text and "cer" in text
