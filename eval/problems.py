@@ -52,8 +52,11 @@ def load_problems(path: Path) -> dict[str, Problem]:
                                       "humaneval", row.get("canonical_solution", ""))  # fmt: skip
                 elif "test_list" in row:
                     setup = row.get("test_setup_code", "")
-                    problem = Problem(str(row["task_id"]), row["text"], setup + "\n" + "\n".join(row["test_list"]),
-                                      "", "mbpp", row.get("code", ""))  # fmt: skip
+                    tests = "\n".join(row["test_list"])
+                    # MBPP's own prompt: the task, then the asserts (they name the function to write).
+                    prompt = f"{row['text']} Your code should pass these tests:\n\n{tests}\n"
+                    problem = Problem(str(row["task_id"]), prompt, setup + "\n" + tests, "", "mbpp",
+                                      row.get("code", ""))  # fmt: skip
                 else:
                     raise BadInputError(f"{path}:{number}: neither HumanEval nor MBPP format")
                 problems[problem.task_id] = problem

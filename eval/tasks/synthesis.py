@@ -19,6 +19,8 @@ INSTRUCTION = (
     "in one ```python block, and nothing else.\n\n```python\n{prompt}```"
 )
 
+MBPP_REPLY = "\nReply with the Python code in one ```python block, and nothing else."
+
 
 def extract_code(output: str) -> str:
     """The first fenced block, or the whole output when the model wrote bare code."""
@@ -44,7 +46,9 @@ class Synthesis(Task):
 
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
         problem: Problem = item["problem"]
-        prompt = INSTRUCTION.format(prompt=problem.prompt) if problem.style == "humaneval" else problem.prompt
+        prompt = (
+            INSTRUCTION.format(prompt=problem.prompt) if problem.style == "humaneval" else problem.prompt + MBPP_REPLY
+        )
         gen = ctx.generate(variant, [{"role": "user", "content": prompt}], sample)
         code = extract_code(gen.text)
         # Risks here, not in score(): bandit and detect-secrets keep global state (not thread-safe).
