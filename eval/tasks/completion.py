@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import textwrap
 from typing import Any
 
 from codemm.eval.context import RunContext, Variant
@@ -74,7 +75,8 @@ class Completion(Task):
         record: dict[str, Any] = {**completion_metrics(guess, item["body"]), "tests_passed": None,
                                   "output": gen.text, "_generation": gen}  # fmt: skip
         if item["path"].endswith(".py"):
-            record["risks"] = ctx.risks(f"{item['head']}\n{guess}\n", variant, repo_dir)
+            # Dedented: a method's head and body are indented in their class, and must parse alone.
+            record["risks"] = ctx.risks(textwrap.dedent(f"{item['head']}\n{guess}\n"), variant, repo_dir)
         return record
 
     def score(self, item: dict[str, Any], record: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
@@ -109,7 +111,7 @@ def guess_body(output: str, name: str) -> str:
     """The function body in a model's reply: small models repeat the signature, add imports before
     it and prose or other functions after it; only the named function's body is kept."""
     lines = fenced(output).splitlines()
-    start = next((i for i, line in enumerate(lines) if re.search(rf"\b{re.escape(name)}\s*[(<]", line)), None)
+    start = _definition_line(lines, name)
     if start is None:
         return "\n".join(lines).rstrip()  # a bare body, as asked
     head, body = _split(lines[start:])
@@ -129,11 +131,24 @@ def guess_body(output: str, name: str) -> str:
     return body.rstrip()
 
 
+def _definition_line(lines: list[str], name: str) -> int | None:
+    """Where ``name`` is defined (not merely called or imported), in Python, Go, JS/TS or Rust."""
+    n = re.escape(name)
+    patterns = (
+        rf"\b(?:def|func|function|fn)\s+(?:\([^)]*\)\s*)?{n}\b",  # Go methods have a receiver first
+        rf"\b{n}\s*[:=]\s*(?:async\s*)?(?:function\b|\()",  # const name = (...) => {, name: function
+        rf"^\s*(?:(?:public|private|protected|static|async|export|override)\s+)*{n}\s*[(<][^;]*[{{:]\s*$",  # methods
+    )
+    for pattern in patterns:
+        for i, line in enumerate(lines):
+            if re.search(pattern, line):
+                return i
+    return None
+
+
 def _indent_like(guess: str, gold: str) -> str:
     """Re-indents the guess to the gold body's indentation (a method's body sits deeper than the
     top-level function the model usually writes)."""
-    import textwrap
-
     first = next((line for line in gold.splitlines() if line.strip()), "")
     return textwrap.indent(textwrap.dedent(guess), first[: len(first) - len(first.lstrip())])
 

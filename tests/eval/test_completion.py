@@ -26,6 +26,19 @@ def test_brace_languages_stop_at_the_closing_brace() -> None:
     assert guess_body(reply, "Add") == '\tif e.ID == "" {\n\t\treturn ErrNoID\n\t}\n\treturn nil\n}'
 
 
+def test_a_call_or_import_is_not_the_definition() -> None:
+    reply = (
+        '```ts\nimport { parseCron, expandField } from "./cron";\n\nfunction parseCron(e: string) {\n'
+        "  return expandField(e, 0, 59);\n}\n\nconst expandField = (field: string, min: number): Set<number> => {\n"
+        "  return new Set([min]);\n};\n```"
+    )
+    assert guess_body(reply, "expandField") == "  return new Set([min]);\n};"
+    method = "```ts\nclass Q {\n  siftUp(i: number): void {\n    this.swap(i);\n  }\n}\n```"
+    assert guess_body(method, "siftUp") == "    this.swap(i);\n  }"
+    unrelated = "```python\nclass TaskStore:\n    def load(self):\n        return [Task.from_dict(x) for x in y]\n```"
+    assert guess_body(unrelated, "from_dict").startswith("class TaskStore:")  # no definition: all of it
+
+
 def test_metrics_and_reindenting_a_method_body() -> None:
     assert _indent_like("return 1\n", "        return 2\n") == "        return 1\n"
     same = completion_metrics("  return a + b\n", "return a + b")
