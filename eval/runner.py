@@ -66,10 +66,11 @@ def _versions() -> dict[str, str]:
 
 
 def _prompt_templates() -> str:
-    from codemm.eval.tasks import completion, synthesis
+    from codemm.eval.tasks import completion, screenshots, synthesis
     from codemm.prompt import SYSTEM_PROMPT
 
-    text = synthesis.INSTRUCTION + SYSTEM_PROMPT + Path(completion.__file__).read_text()
+    text = synthesis.INSTRUCTION + synthesis.MBPP_REPLY + SYSTEM_PROMPT + Path(completion.__file__).read_text()
+    text += Path(screenshots.__file__).read_text()
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -87,6 +87,16 @@ def test_jobs_score_in_parallel_and_keep_row_order(tiny_llama_long_dir: Path, tm
     assert len(keys[0]) == 9 and keys[0] == keys[1]  # same rows, same order, every sample scored
 
 
+def test_quantized_variant_against_full_precision(tiny_llama_long_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "q"
+    run_eval(config(tiny_llama_long_dir, suites=["synthesis"], variants=["quant=none", "quant=4bit"]), out)
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["variant"] for r in rows] == ["quant=none", "quant=4bit"] * 2
+    block = summarize(out)["suites"]["synthesis"]
+    assert [(c["baseline"], c["variant"]) for c in block["comparisons"]] == [("quant=none", "quant=4bit")]
+    assert "mcnemar_p" in block["comparisons"][0]
+
+
 def test_variants_parse_and_tasks_register() -> None:
     v = Variant.parse("no-repo+adapter=quill+quant=4bit")
     assert (v.repo, v.adapter, v.quant) == (False, "quill", "4bit")
