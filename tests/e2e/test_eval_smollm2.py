@@ -1,5 +1,5 @@
 """The harness on SmolLM2: every shipped suite in full with the defaults, then `codemm eval rerun`
-of that run; same seed, same numbers. (About 15 minutes a run on 2 cores: see the report's cost.)"""
+of that run; same seed, same numbers. (About 17 minutes a run on 2 cores: see the report's cost.)"""
 
 from __future__ import annotations
 
