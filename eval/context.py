@@ -151,6 +151,20 @@ class RunContext:
             text, stats.prompt_tokens, stats.new_tokens, time.perf_counter() - started, stats.tokens_per_s
         )
 
+    def ask(self, variant: Variant, request: Any, sample: int, max_new_tokens: int) -> tuple[Any, Generation]:
+        """One question through `codemm ask`'s own pipeline (retrieval, prompt budget, citation checks);
+        returns its AskResult and the generation's cost."""
+        from codemm import ask as pipeline
+
+        loaded = self.model(variant)
+        prepared = pipeline.prepare(loaded, request, max_new_tokens)
+        settings = self.sampling(sample, max_new_tokens)
+        stream = stream_chat(loaded, prepared.prompt.messages, settings, images=request.pixels or None)
+        answer = stream.text()
+        stats = stream.stats
+        generation = Generation(answer, stats.prompt_tokens, stats.new_tokens, stats.total_s, stats.tokens_per_s)
+        return pipeline.finish(answer, loaded, stream, prepared), generation
+
     def close(self) -> None:
         for index in self._indexes.values():
             index.close()

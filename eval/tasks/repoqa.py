@@ -24,24 +24,17 @@ class RepoQA(Task):
         return [{"id": q.id, "question": q} for q in questions[: limit or None]]
 
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
-        from codemm import ask as pipeline
-        from codemm.eval.context import Generation
+        from codemm.ask import AskRequest
 
         q = item["question"]
-        loaded = ctx.model(variant)
         index = ctx.index(ctx.root / q.repo) if variant.repo else None
-        request = pipeline.AskRequest(q.question, index=index, k=3, map_tokens=0)
-        prepared = pipeline.prepare(loaded, request, 64)
-        settings = ctx.sampling(sample, 64)
-        stream = pipeline.stream_chat(loaded, prepared.prompt.messages, settings)
-        answer = stream.text()
-        result = pipeline.finish(answer, loaded, stream, prepared)
+        result, gen = ctx.ask(variant, AskRequest(q.question, index=index, k=3, map_tokens=0), sample, 64)
+        answer = gen.text
         cited = [c for c in result.citations if c.source == "model"]
         lowered = answer.lower()
         gold_name = q.gold_files[0].rsplit("/", 1)[-1].lower()
-        retrieved = [h.path for h in prepared.prompt.included]
+        retrieved = [h.path for h in result.prepared.prompt.included]
         rank = first_gold_rank(retrieved, q.gold_files)
-        stats = stream.stats
         risks = {"risks": ctx.risks(fenced(answer), variant, ctx.root / q.repo)} if "```" in answer else {}
         return {
             **risks,
@@ -52,5 +45,5 @@ class RepoQA(Task):
             "citations": len(cited),
             "citations_valid": sum(1 for c in cited if c.valid),
             "output": answer,
-            "_generation": Generation(answer, stats.prompt_tokens, stats.new_tokens, stats.total_s, stats.tokens_per_s),
+            "_generation": gen,
         }

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codemm.eval.context import Generation, RunContext, Variant
+from codemm.eval.context import RunContext, Variant
 from codemm.eval.tasks import register
 from codemm.eval.tasks.base import Task
 from codemm.eval.tasks.completion import fenced
@@ -62,7 +62,7 @@ class Screenshots(Task):
         return rows[: self.options.get("limit") or None]
 
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
-        from codemm import ask as pipeline
+        from codemm.ask import AskRequest
         from codemm.eval.screens import cer
         from codemm.prompt import ImageText
 
@@ -78,24 +78,18 @@ class Screenshots(Task):
 
                 pixels.append(load_image(Path(item["image"])).image)
         index = ctx.index(ctx.root / item["repo"]) if variant.repo else None
-        request = pipeline.AskRequest(item["question"], index=index, images=images, k=3, map_tokens=0, pixels=pixels)
-        prepared = pipeline.prepare(loaded, request, MAX_NEW_TOKENS)
-        stream = pipeline.stream_chat(
-            loaded, prepared.prompt.messages, ctx.sampling(sample, MAX_NEW_TOKENS), images=pixels or None
-        )
-        answer = stream.text()
-        result = pipeline.finish(answer, loaded, stream, prepared)
+        request = AskRequest(item["question"], index=index, images=images, k=3, map_tokens=0, pixels=pixels)
+        result, gen = ctx.ask(variant, request, sample, MAX_NEW_TOKENS)
         lowered = result.answer.lower()
         located = [points_at(result.citations, gold) for gold in item["gold_locations"]]
         facts = [fact.lower() in lowered for fact in item["facts"]]
-        stats = stream.stats
-        if "```" in answer:
-            record["risks"] = ctx.risks(fenced(answer), variant, ctx.root / item["repo"])
+        if "```" in gen.text:
+            record["risks"] = ctx.risks(fenced(gen.text), variant, ctx.root / item["repo"])
         return {
             **record,
             "correct": all(located + facts),
             "location_found": all(located) if located else None,
             "facts": sum(facts) / len(facts) if facts else None,
             "output": result.answer,
-            "_generation": Generation(answer, stats.prompt_tokens, stats.new_tokens, stats.total_s, stats.tokens_per_s),
+            "_generation": gen,
         }
