@@ -179,7 +179,7 @@ class ChatApp(App[None]):
 
     def on_mount(self) -> None:
         if self.conversation is None:
-            self.conversation = self.history.new_conversation(str(self.backend.repo or ""), self.backend.settings.model)
+            self._new_conversation()
         else:
             self._show_conversation(self.conversation)
         self.query_one(PromptArea).focus()
@@ -231,7 +231,21 @@ class ChatApp(App[None]):
         widget.scroll_visible()
         return widget
 
+    def _new_conversation(self) -> None:
+        b = self.backend
+        self.conversation = self.history.new_conversation(str(b.repo or ""), b.settings.model, b.adapter or "")
+
     def _show_conversation(self, conversation: int) -> None:
+        """Shows a stored conversation and puts back what it was using: its images and adapter."""
+        self.backend.images[:] = self.history.images(conversation)
+        self._show_images()
+        stored = self.history.conversation(conversation)
+        if stored is not None and (stored.adapter or None) != self.backend.adapter:
+            try:
+                self.backend.set_adapter(stored.adapter or None)
+            except CodemmError as exc:
+                self.notify(f"{exc}; continuing without it", severity="warning", title="adapter")
+                self.backend.set_adapter(None)
         log = self.query_one("#conversation", VerticalScroll)
         log.remove_children()
         for message in self.history.messages(conversation):
@@ -342,7 +356,7 @@ class ChatApp(App[None]):
                 ChunkScreen("Keys and commands", (__doc__ or "").split("\n\n")[1] + "\n\n" + "\n".join(lines))
             )
         elif name == "/clear":
-            self.conversation = self.history.new_conversation(str(self.backend.repo or ""), self.backend.settings.model)
+            self._new_conversation()
             self.query_one("#conversation", VerticalScroll).remove_children()
             self.backend.images.clear()
             self._show_images()
@@ -403,6 +417,8 @@ class ChatApp(App[None]):
         except CodemmError as exc:
             self.notify(str(exc), severity="error", title="image")
             return
+        if self.conversation is not None:
+            self.history.add_image(self.conversation, image)
         self._show_images()
         self.notify(f"attached {image.name}")
 
@@ -412,6 +428,8 @@ class ChatApp(App[None]):
         except CodemmError as exc:
             self.notify(str(exc), severity="error", title="adapter")
             return
+        if self.conversation is not None:
+            self.history.set_adapter(self.conversation, self.backend.adapter)
         self.notify(f"adapter {self.backend.adapter or 'off'}")
         self._update_status()
 
@@ -440,6 +458,7 @@ class ChatApp(App[None]):
             if conversation is not None:
                 self.conversation = conversation
                 self._show_conversation(conversation)
+                self._update_status()
 
         self.push_screen(HistoryScreen(self.history), opened)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codemm.paths import data_dir
+from codemm.prompt import ImageText
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (id INTEGER PRIMARY KEY, title TEXT, created REAL, updated REAL,
@@ -21,6 +22,8 @@ CREATE TABLE IF NOT EXISTS conversations (id INTEGER PRIMARY KEY, title TEXT, cr
 CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, conversation INTEGER REFERENCES conversations(id),
     role TEXT, content TEXT, created REAL, partial INTEGER DEFAULT 0, meta TEXT DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation);
+CREATE TABLE IF NOT EXISTS images (id INTEGER PRIMARY KEY, conversation INTEGER REFERENCES conversations(id),
+    name TEXT, text TEXT);
 """
 
 
@@ -101,6 +104,27 @@ class ChatHistory:
             (limit,),
         )
         return [Conversation(*r) for r in rows]
+
+    def conversation(self, conversation: int) -> Conversation | None:
+        row = self.db.execute(
+            "SELECT id, title, updated, repo, model, adapter FROM conversations WHERE id = ?", (conversation,)
+        ).fetchone()
+        return Conversation(*row) if row else None
+
+    def set_adapter(self, conversation: int, adapter: str | None) -> None:
+        with self.db:
+            self.db.execute("UPDATE conversations SET adapter = ? WHERE id = ?", (adapter or "", conversation))
+
+    def add_image(self, conversation: int, image: ImageText) -> None:
+        """The image's text (OCR or diagram source), not its path: the file may move or change."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO images (conversation, name, text) VALUES (?, ?, ?)", (conversation, image.name, image.text)
+            )
+
+    def images(self, conversation: int) -> list[ImageText]:
+        rows = self.db.execute("SELECT name, text FROM images WHERE conversation = ? ORDER BY id", (conversation,))
+        return [ImageText(name, text) for name, text in rows]
 
     def last_conversation(self) -> int | None:
         found = self.conversations(1)

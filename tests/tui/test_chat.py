@@ -179,6 +179,37 @@ async def test_history_reload_shows_interrupted_answers(tmp_path: Path) -> None:
         assert history.conversations()[0].title == "first question"
 
 
+async def test_continue_restores_the_conversations_images_and_adapter(tmp_path: Path) -> None:
+    image = tmp_path / "shot.png"
+    Image.new("RGB", (40, 20), (255, 255, 255)).save(image)
+    app, backend, history = app_with(tmp_path)
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        await send(pilot, f"/image {image}")
+        await send(pilot, "/adapter known")
+        await send(pilot, "what does it say?")
+        await wait_idle(pilot, app)
+        conversation, attached = app.conversation, list(backend.images)
+    assert conversation is not None
+
+    # `codemm chat --continue`: a new process, a fresh backend, the same history.
+    again = FakeBackend()
+    resumed = ChatApp(again, history, conversation=conversation)  # type: ignore[arg-type]
+    async with resumed.run_test() as pilot:
+        await wait_idle(pilot, resumed)
+        assert again.images == attached and again.adapter == "known"
+        assert "adapter known" in str(resumed.query_one("#status").render())
+        assert "shot.png" in str(resumed.query_one("#images").render())
+
+    history.set_adapter(conversation, "deleted-since")
+    third = FakeBackend()
+    app3 = ChatApp(third, history, conversation=conversation)  # type: ignore[arg-type]
+    async with app3.run_test() as pilot:
+        await wait_idle(pilot, app3)
+        assert third.adapter is None
+        assert any("continuing without it" in n.message for n in app3._notifications)
+
+
 async def test_model_that_fails_to_load_keeps_the_app_running(tmp_path: Path) -> None:
     app, backend, _ = app_with(tmp_path, fail_model=True)
     async with app.run_test() as pilot:
