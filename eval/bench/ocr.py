@@ -45,7 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = measure(available_backends())
+    found = available_backends()
+    result = measure(found + (["auto"] if len(found) > 1 else []))  # auto: the per-image choice ask makes
     if args.json:
         print(json.dumps(result, indent=2))
         return
