@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 from codemm.errors import BadInputError
@@ -25,7 +26,7 @@ class AdapterGain(Task):
 
     def items(self, ctx: RunContext) -> list[dict[str, Any]]:
         from codemm.adapters.dataset import read_examples
-        from codemm.adapters.store import adapter_dir
+        from codemm.adapters.store import adapter_dir, read_card
 
         name = self.options.get("adapter")
         if not name:
@@ -34,7 +35,10 @@ class AdapterGain(Task):
         if not heldout.is_file():
             raise BadInputError(f"adapter '{name}' has no held-out set at {heldout}")
         examples = read_examples(heldout)[: self.options.get("limit") or 40]
-        return [{"id": f"{e.path}:{i}", "example": e, "kind": e.kind} for i, e in enumerate(examples)]
+        # The repository it was trained on, if still there: its names are not hallucinations.
+        repo = read_card(name).repo
+        repo_dir = Path(repo) if repo and Path(repo).is_dir() else None
+        return [{"id": f"{e.path}:{i}", "example": e, "kind": e.kind, "repo": repo_dir} for i, e in enumerate(examples)]
 
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
         import torch
@@ -56,7 +60,7 @@ class AdapterGain(Task):
             guess = guess_body(gen.text, name)
             record.update(completion_metrics(guess, gold), output=gen.text, _generation=gen)
             if example.path.endswith(".py"):
-                record["risks"] = ctx.risks(fenced(gen.text), variant)
+                record["risks"] = ctx.risks(fenced(gen.text), variant, item["repo"])
         return record
 
 

@@ -37,8 +37,12 @@ def test_adapter_gain_loss_completions_and_memorization(tmp_path: Path) -> None:
     from codemm.adapters.store import adapter_dir
     from codemm.config import Settings
     from codemm.eval.context import RunContext
+    from codemm.eval.tasks import get_task
 
-    training = RunContext(Settings(model=str(tiny))).training_set("quill")
+    ctx = RunContext(Settings(model=str(tiny)))
+    # Names from the repository the adapter learnt are checked against that repository's index.
+    assert {i["repo"] for i in get_task("adapter_gain", adapter="quill").items(ctx)} == {(tmp_path / "quill").resolve()}
+    training = ctx.training_set("quill")
     copied = read_examples(adapter_dir("quill") / "run" / "data" / "train.jsonl")[0].text
     assert training.measure(copied)[1] == 1.0  # the index holds exactly what the adapter trained on
     md, _ = write_report(out)
