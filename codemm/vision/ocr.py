@@ -64,8 +64,7 @@ def available_backends() -> list[str]:
     return found
 
 
-def pick_backend(name: str | None, image: Any = None) -> str:
-    """The backend to use; with ``image``, ``auto`` chooses per image (see the module's docstring)."""
+def pick_backend(name: str | None) -> str:
     name = name or "auto"
     if name not in BACKENDS:
         raise BadInputError(f"unknown OCR backend '{name}' (use {', '.join(BACKENDS)})")
@@ -73,8 +72,6 @@ def pick_backend(name: str | None, image: Any = None) -> str:
     if name == "auto":
         if not found:
             raise CodemmError("no OCR backend: install Debian's tesseract-ocr or `pip install rapidocr-onnxruntime`")
-        if len(found) > 1 and image is not None and has_rules(prepare_for_ocr(image)):
-            return "rapidocr"
         return found[0]
     if name not in found:
         raise CodemmError(f"OCR backend {name} is not installed")
@@ -82,12 +79,17 @@ def pick_backend(name: str | None, image: Any = None) -> str:
 
 
 def ocr_image(image: Any, backend: str | None = None) -> OcrResult:
-    """OCR of an RGB PIL image, lines in reading order with indentation."""
-    chosen = pick_backend(backend, image)
+    """OCR of an RGB PIL image, lines in reading order with indentation. ``auto`` chooses per image
+    (see the module's docstring)."""
+    chosen = pick_backend(backend)
     if chosen == "tesseract":
         prepared = prepare_for_ocr(image)
-        words = _tesseract_words(_without_rules(prepared))
-        return OcrResult(chosen, layout_lines(words, prepared, pitch_factor=1.1))
+        rules = _rule_mask(prepared)
+        boxed = bool(rules.any()) and (backend or "auto") == "auto" and "rapidocr" in available_backends()
+        if not boxed:
+            words = _tesseract_words(_without(prepared, rules))
+            return OcrResult(chosen, layout_lines(words, prepared, pitch_factor=1.1))
+        chosen = "rapidocr"  # a dialog or diagram: RapidOCR reads what tesseract misses there
     return OcrResult(chosen, layout_lines(_rapidocr_words(image), pitch_factor=1.0))
 
 
@@ -109,16 +111,11 @@ def _rule_mask(grey: Any) -> Any:
     return mask
 
 
-def has_rules(grey: Any) -> bool:
-    return bool(_rule_mask(grey).any())
-
-
-def _without_rules(grey: Any) -> Any:
+def _without(grey: Any, mask: Any) -> Any:
     """Tesseract reads a glyph-free image when text sits inside drawn boxes; the boxes go."""
     import numpy as np
     from PIL import Image
 
-    mask = _rule_mask(grey)
     if not mask.any():
         return grey
     pixels = np.asarray(grey).copy()
