@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 import textwrap
+from pathlib import Path
 from typing import Any
 
 from codemm.eval.context import RunContext, Variant
@@ -50,12 +51,15 @@ class Completion(Task):
         chosen: list[dict[str, Any]] = []
         for repo in REPOS:
             chosen += [i for i in items if i["repo"] == repo][:per_repo]
+        passes_unedited: dict[Path, bool] = {}  # a test file naming several functions runs once
         for item in chosen:
             # The repository's own tests, where some exercise the function and pass on the original.
             repo_dir = ctx.root / item["repo"]
             candidates = find_test_files(repo_dir, item["name"]) if item["path"].endswith(".py") else []
-            usable = [t for t in candidates if run_repo_tests(repo_dir, t, limits=ctx.limits).passed]
-            item["tests"] = [t.relative_to(repo_dir).as_posix() for t in usable]
+            for test in candidates:
+                if test not in passes_unedited:
+                    passes_unedited[test] = run_repo_tests(repo_dir, test, limits=ctx.limits).passed
+            item["tests"] = [t.relative_to(repo_dir).as_posix() for t in candidates if passes_unedited[t]]
         return chosen
 
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
@@ -73,7 +77,7 @@ class Completion(Task):
         gen = ctx.generate(variant, [{"role": "user", "content": prompt}], sample, 128)
         guess = _indent_like(guess_body(gen.text, item["name"]), item["body"])
         record: dict[str, Any] = {**completion_metrics(guess, item["body"]), "tests_passed": None,
-                                  "output": gen.text, "_generation": gen}  # fmt: skip
+                                  "body": guess, "output": gen.text, "_generation": gen}  # fmt: skip
         if item["path"].endswith(".py"):
             # Dedented: a method's head and body are indented in their class, and must parse alone.
             record["risks"] = ctx.risks(textwrap.dedent(f"{item['head']}\n{guess}\n"), variant, repo_dir)
@@ -86,8 +90,7 @@ class Completion(Task):
 
         repo_dir = ctx.root / item["repo"]
         lines = (repo_dir / item["path"]).read_text().splitlines()
-        guess = _indent_like(guess_body(record["output"], item["name"]), item["body"])
-        edited = "\n".join([*lines[: item["start"] - 1], item["head"], guess, *lines[item["end"] :]]) + "\n"
+        edited = "\n".join([*lines[: item["start"] - 1], item["head"], record["body"], *lines[item["end"] :]]) + "\n"
         results = [run_repo_tests(repo_dir, repo_dir / t, {item["path"]: edited}, ctx.limits) for t in item["tests"]]
         return {"tests_passed": all(r.passed for r in results)}
 

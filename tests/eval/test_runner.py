@@ -36,6 +36,10 @@ def test_run_report_and_identical_rerun(tiny_llama_long_dir: Path, tmp_path: Pat
         ("synthesis", "base"), ("repoqa", "repo"), ("repoqa", "no-repo"), ("completion", "repo"), ("completion", "no-repo"),
     }  # fmt: skip
     assert all({"latency_s", "prompt_tokens", "new_tokens", "peak_rss_mib"} <= set(r["cost"]) for r in rows)
+    # The sample repo's own tests judge parse_due_date (a random model's body fails them); no other item has tests.
+    completion = [r for r in rows if r["suite"] == "completion"]
+    assert {r["tests_passed"] for r in completion if r["item"].endswith(":parse_due_date")} == {False}
+    assert {r["tests_passed"] for r in completion if not r["item"].endswith(":parse_due_date")} == {None}
     run = json.loads((first / "run.json").read_text())
     assert run["detectors"] == {"bandit": True, "detect-secrets": True, "hallucination": True, "memorization": True}
     assert run["config"]["seed"] == 0 and run["sandbox"]["guard"]
