@@ -12,9 +12,8 @@ from codemm.errors import BadInputError
 from codemm.eval.context import RunContext, Variant
 from codemm.eval.tasks import register
 from codemm.eval.tasks.base import Task
-from codemm.eval.tasks.completion import fenced
+from codemm.eval.tasks.completion import defined_name, fenced
 
-DEFINITION = re.compile(r"\b(?:def|func|function|fn)\s+(?:\([^)]*\)\s*)?([A-Za-z_]\w*)")
 CALLABLE = re.compile(r"([A-Za-z_]\w*)\s*[(<]")
 
 
@@ -65,7 +64,7 @@ class AdapterGain(Task):
 
 
 def _function_name(prompt: str) -> str:
-    """The name in the prompt's signature (``def name(``, ``func name(``, ``function name(``...)."""
+    """The name in the prompt's signature; else the first name called like a function."""
     code = prompt.split("```", 1)[-1]
-    match = DEFINITION.search(code) or CALLABLE.search(code)
-    return match.group(1) if match else ""
+    match = CALLABLE.search(code)
+    return defined_name(code) or (match.group(1) if match else "")

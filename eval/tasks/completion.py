@@ -134,19 +134,35 @@ def guess_body(output: str, name: str) -> str:
     return body.rstrip()
 
 
+# How a function is defined (not merely called or imported) in Python, Go, JS/TS or Rust, most
+# telling first; {name} is the name sought, or a group capturing any name.
+DEFINITIONS = (
+    r"\b(?:def|func|function|fn)\s+(?:\([^)]*\)\s*)?{name}\b",  # Go methods have a receiver first
+    r"\b{name}\s*[:=]\s*(?:async\s*)?(?:function\b|\()",  # const name = (...) => {, name: function
+    r"^\s*(?:(?:public|private|protected|static|async|export|override)\s+)*{name}\s*[(<][^;]*[{{:]\s*$",  # methods
+)
+ANY_NAME = r"([A-Za-z_]\w*)"
+
+
 def _definition_line(lines: list[str], name: str) -> int | None:
-    """Where ``name`` is defined (not merely called or imported), in Python, Go, JS/TS or Rust."""
-    n = re.escape(name)
-    patterns = (
-        rf"\b(?:def|func|function|fn)\s+(?:\([^)]*\)\s*)?{n}\b",  # Go methods have a receiver first
-        rf"\b{n}\s*[:=]\s*(?:async\s*)?(?:function\b|\()",  # const name = (...) => {, name: function
-        rf"^\s*(?:(?:public|private|protected|static|async|export|override)\s+)*{n}\s*[(<][^;]*[{{:]\s*$",  # methods
-    )
-    for pattern in patterns:
+    """The line where ``name`` is defined."""
+    for pattern in DEFINITIONS:
+        compiled = re.compile(pattern.format(name=re.escape(name)))
         for i, line in enumerate(lines):
-            if re.search(pattern, line):
+            if compiled.search(line):
                 return i
     return None
+
+
+def defined_name(code: str) -> str:
+    """The name the first definition in ``code`` gives ("" when there is none)."""
+    lines = code.splitlines()
+    for pattern in DEFINITIONS:
+        compiled = re.compile(pattern.format(name=ANY_NAME))
+        for line in lines:
+            if match := compiled.search(line):
+                return match.group(1)
+    return ""
 
 
 def _indent_like(guess: str, gold: str) -> str:

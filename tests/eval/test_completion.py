@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from codemm.eval.repotests import find_test_files, run_repo_tests
-from codemm.eval.tasks.completion import _indent_like, completion_metrics, guess_body
+from codemm.eval.tasks.completion import _indent_like, completion_metrics, defined_name, guess_body
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-repo"
 
@@ -37,6 +37,14 @@ def test_a_call_or_import_is_not_the_definition() -> None:
     assert guess_body(method, "siftUp") == "    this.swap(i);\n  }"
     unrelated = "```python\nclass TaskStore:\n    def load(self):\n        return [Task.from_dict(x) for x in y]\n```"
     assert guess_body(unrelated, "from_dict").startswith("class TaskStore:")  # no definition: all of it
+
+
+def test_the_defined_name_is_read_from_a_signature() -> None:
+    assert defined_name("def qk_close(ref, fence=3):\n    pass") == "qk_close"
+    assert defined_name("func (s *Store) Add(e Entry) error {") == "Add"
+    assert defined_name("const expandField = (field: string): Set<number> => {") == "expandField"
+    assert defined_name("  siftUp(i: number): void {") == "siftUp"
+    assert defined_name("x = compute(1)") == ""
 
 
 def test_metrics_and_reindenting_a_method_body() -> None:
