@@ -20,6 +20,12 @@ def app_with(tmp_path: Path, **backend_options: object) -> tuple[ChatApp, FakeBa
     return ChatApp(backend, history), backend, history  # type: ignore[arg-type]
 
 
+def blank_shot(tmp_path: Path) -> Path:
+    image = tmp_path / "shot.png"
+    Image.new("RGB", (40, 20), (255, 255, 255)).save(image)
+    return image
+
+
 async def send(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
     area = pilot.app.query_one(PromptArea)
     area.text = text
@@ -104,8 +110,7 @@ async def test_keystrokes_are_handled_quickly_during_generation(tmp_path: Path) 
 
 
 async def test_slash_commands(tmp_path: Path) -> None:
-    image = tmp_path / "shot.png"
-    Image.new("RGB", (40, 20), (255, 255, 255)).save(image)
+    image = blank_shot(tmp_path)
     app, backend, history = app_with(tmp_path)
     async with app.run_test() as pilot:
         await wait_idle(pilot, app)
@@ -180,8 +185,7 @@ async def test_history_reload_shows_interrupted_answers(tmp_path: Path) -> None:
 
 
 async def test_continue_restores_the_conversations_images_and_adapter(tmp_path: Path) -> None:
-    image = tmp_path / "shot.png"
-    Image.new("RGB", (40, 20), (255, 255, 255)).save(image)
+    image = blank_shot(tmp_path)
     app, backend, history = app_with(tmp_path)
     async with app.run_test() as pilot:
         await wait_idle(pilot, app)
@@ -233,8 +237,7 @@ def test_main_screen_snapshot(snap_compare, tmp_path: Path) -> None:  # type: ig
 
 
 def test_context_panel_snapshot(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    image = tmp_path / "shot.png"
-    Image.new("RGB", (40, 20), (255, 255, 255)).save(image)
+    image = blank_shot(tmp_path)
     app, _, _ = app_with(tmp_path)
 
     async def open_chunk(pilot) -> None:  # type: ignore[no-untyped-def]
