@@ -24,6 +24,7 @@ from codemm.eval.context import RunContext, Variant, peak_rss_mib
 from codemm.eval.risks import probe_detectors
 from codemm.eval.sandbox import sandbox_layers
 from codemm.eval.tasks import get_task
+from codemm.files import write_text_atomic
 from codemm.vision.ocr import available_backends
 
 DEFAULT_SUITES = ("synthesis", "repoqa", "completion", "screenshots")
@@ -50,7 +51,10 @@ class RunConfig:
         path = out / "run.json"
         if not path.is_file():
             raise BadInputError(f"{out} holds no run.json: not an eval run folder")
-        return cls(**json.loads(path.read_text())["config"])
+        try:
+            return cls(**json.loads(path.read_text())["config"])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise BadInputError(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
 
 
 def _key(row: dict[str, Any]) -> tuple[str, str, str, int]:
@@ -106,7 +110,8 @@ def run_eval(
                      root=root or project_root())  # fmt: skip
     detectors = probe_detectors()
     loaded = ctx.model(Variant("base", adapter=None))
-    (out / "run.json").write_text(json.dumps({
+    # Atomic: restarting an interrupted run on a full disk must not truncate the config --resume needs.
+    write_text_atomic(out / "run.json", json.dumps({
         "config": dataclasses.asdict(config),
         "versions": _versions(),
         "model": {"name": loaded.name, "sha256": loaded.resolved.sha256, "checkpoint": str(loaded.resolved.checkpoint)},

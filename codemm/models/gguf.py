@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from codemm.errors import CodemmError, ModelFormatError, error_from_oserror
+from codemm.files import write_text_atomic
 from codemm.paths import cache_dir
 
 CONVERTED_MARKER = "codemm-source.json"
@@ -93,9 +94,7 @@ def file_sha256(path: Path) -> str:
     memo[key] = digest.hexdigest()
     try:
         memo_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(memo))
-        os.replace(tmp, memo_path)
+        write_text_atomic(memo_path, json.dumps(memo))
     except OSError:
         pass  # the memo only saves time; a read-only cache still works
     return digest.hexdigest()

@@ -75,6 +75,12 @@ def test_resume_skips_what_is_done(tiny_llama_long_dir: Path, tmp_path: Path) ->
         run_eval(config(tiny_llama_long_dir, suites=["synthesis"], limit=2), out, resume=True)
 
 
+def test_a_damaged_run_json_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text("")  # what a full disk left before writes were atomic
+    with pytest.raises(BadInputError, match="run.json is damaged"):
+        RunConfig.load(tmp_path)
+
+
 def test_samples_give_pass_at_k(tiny_llama_long_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "k"
     run_eval(config(tiny_llama_long_dir, suites=["synthesis"], limit=2, samples=5), out)
