@@ -12,8 +12,9 @@ from typing import Any
 
 from codemm.citations import Citation, attribute_sources, find_citations
 from codemm.config import Settings
-from codemm.models.generate import GenerationSettings, Message, TokenStream, count_chat_tokens, stream_chat
-from codemm.models.load import LoadedModel
+from codemm.grounding import Fact, grounded_facts, render_facts
+from codemm.models.seam import ChatModel
+from codemm.models.stream import GenerationSettings, Message, TokenStream, without_loop
 from codemm.prompt import NO_REPO_SYSTEM_PROMPT, ImageText, Prompt, PromptInput, build_prompt
 from codemm.repo.index import RepoIndex
 from codemm.repo.retrieve import Hit
@@ -28,6 +29,7 @@ def generation_settings(settings: Settings) -> GenerationSettings:
         temperature=settings.temperature,
         top_p=settings.top_p,
         seed=settings.seed,
+        repetition_penalty=settings.repetition_penalty,
     )
 
 
@@ -56,6 +58,8 @@ class PreparedAsk:
     retrieval_s: float
     image_locations: list[str] = field(default_factory=list)
     """Repository locations the images show (traceback frames, path:line), verified in the index."""
+    facts: list[Fact] = field(default_factory=list)
+    """Definitions the question is about, straight from the index (see codemm.grounding)."""
 
 
 def is_relevant(hit: Hit) -> bool:
@@ -63,11 +67,12 @@ def is_relevant(hit: Hit) -> bool:
     return "bm25" in hit.sources or "symbols" in hit.sources or "image" in hit.sources
 
 
-def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> PreparedAsk:
+def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> PreparedAsk:
     started = time.perf_counter()
     hits: list[Hit] = []
     image_locations: list[str] = []
     render_map = None
+    facts: list[Fact] = []
     if request.index is not None:
         from codemm.repo.repomap import build_repo_map
         from codemm.repo.retrieve import retriever_for
@@ -79,12 +84,12 @@ def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> Pr
         hits = [h for h in retriever_for(request.index).search(query, k=request.k) if is_relevant(h)]
         if request.images:
             hits, image_locations = _image_location_hits(request, hits)
-        tokenizer = loaded.tokenizer
+        if not request.patch:
+            facts = grounded_facts(request.index, request.question, hits)
         index = request.index
 
         def render_map(budget: int) -> str:
-            count = lambda text: len(tokenizer.encode(text, add_special_tokens=False))  # noqa: E731
-            return build_repo_map(index, count, budget, focus=request.question).text
+            return build_repo_map(index, model.count_text, budget, focus=request.question).text
 
     data = PromptInput(
         question=request.question,
@@ -93,6 +98,7 @@ def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> Pr
         history=request.history,
         render_map=render_map,
         map_tokens=request.map_tokens,
+        facts=render_facts(facts),
     )
     if request.index is None:
         data.system = NO_REPO_SYSTEM_PROMPT
@@ -102,11 +108,10 @@ def prepare(loaded: LoadedModel, request: AskRequest, max_new_tokens: int) -> Pr
         from codemm.patch import PATCH_SYSTEM_PROMPT
 
         data.system, data.numbered = PATCH_SYSTEM_PROMPT, False
-    prompt = build_prompt(
-        data, lambda msgs: count_chat_tokens(loaded.tokenizer, msgs), loaded.context_window, max_new_tokens
-    )
+    prompt = build_prompt(data, model.count_tokens, model.context_window, max_new_tokens)
     context_match = request.index is None or bool(hits) or bool(request.images)
-    return PreparedAsk(request, prompt, hits, context_match, time.perf_counter() - started, image_locations)
+    elapsed = time.perf_counter() - started
+    return PreparedAsk(request, prompt, hits, context_match, elapsed, image_locations, facts)
 
 
 def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit], list[str]]:
@@ -139,15 +144,27 @@ def image_note(prepared: PreparedAsk) -> str:
     return "Screenshot locations (checked in the repository): " + ", ".join(prepared.image_locations)
 
 
-def start(loaded: LoadedModel, prepared: PreparedAsk, settings: Settings) -> TokenStream:
-    pixels = prepared.request.pixels or None
-    return stream_chat(loaded, prepared.prompt.messages, generation_settings(settings), images=pixels)
+def start(model: ChatModel, prepared: PreparedAsk, settings: GenerationSettings) -> TokenStream:
+    return model.stream(prepared.prompt.messages, settings, images=prepared.request.pixels or None)
+
+
+def preamble(prepared: PreparedAsk) -> str:
+    """What codemm states itself ahead of the model's answer: verified screenshot locations, the
+    grounded definitions, and a note when the repository had nothing relevant."""
+    parts = []
+    if prepared.image_locations:
+        parts.append(image_note(prepared))
+    if prepared.facts:
+        parts.append(render_facts(prepared.facts))
+    if not prepared.context_match:
+        parts.append(NO_MATCH_NOTE)
+    return "".join(part + "\n\n" for part in parts)
 
 
 @dataclass
 class AskResult:
     answer: str
-    loaded: LoadedModel
+    model: ChatModel
     stream: TokenStream
     prepared: PreparedAsk | None = None
     citations: list[Citation] = field(default_factory=list)
@@ -157,14 +174,17 @@ class AskResult:
         """The stable `codemm ask --json` record: later fields are added, never renamed."""
         stats = self.stream.stats
         prepared = self.prepared
+        described = self.model.describe()
         data: dict[str, Any] = {
             "answer": self.answer,
-            "model": self.loaded.name,
-            "quant": self.loaded.quant,
-            "device": self.loaded.device,
+            "model": self.model.name,
+            "backend": self.model.backend,
+            "server_model": described.get("server_model"),
+            "quant": described.get("quant"),
+            "device": described.get("device"),
             "tokens": {"prompt": stats.prompt_tokens, "new": stats.new_tokens},
             "timings": {
-                "load_s": round(self.loaded.load_s, 3),
+                "load_s": round(self.model.load_s, 3),
                 "ttft_s": round(stats.ttft_s, 3),
                 "total_s": round(stats.total_s, 3),
                 "tokens_per_s": round(stats.tokens_per_s, 2),
@@ -184,22 +204,23 @@ class AskResult:
             data["context_match"] = prepared.context_match
             data["context_tokens"] = {"used": prepared.prompt.tokens, "budget": prepared.prompt.budget}
             data["image_locations"] = prepared.image_locations
+            data["facts"] = [fact.as_json() for fact in prepared.facts]
             data["timings"]["retrieval_s"] = round(prepared.retrieval_s, 3)
         return data
 
 
-def finish(answer: str, loaded: LoadedModel, stream: TokenStream, prepared: PreparedAsk) -> AskResult:
-    """Checks every citation in the answer against the index; adds codemm-attributed sources."""
-    if not prepared.context_match:
-        answer = f"{NO_MATCH_NOTE}\n\n{answer}"
-    if prepared.image_locations:
-        answer = f"{image_note(prepared)}\n\n{answer}"
+def finish(answer: str, model: ChatModel, stream: TokenStream, prepared: PreparedAsk) -> AskResult:
+    """Checks every citation in the model's answer against the index; adds the grounded definitions
+    (source "index") and the context the answer visibly used (source "attributed")."""
+    prose = without_loop(answer, stream.stats)
     citations: list[Citation] = []
     index = prepared.request.index
     if index is not None:
-        citations = find_citations(answer, index.file_lines())
-        cited = {(c.path, c.start, c.end) for c in citations}
-        citations += [
-            c for c in attribute_sources(answer, prepared.prompt.included) if (c.path, c.start, c.end) not in cited
-        ]
-    return AskResult(answer, loaded, stream, prepared, citations, loaded.adapter)
+        citations = find_citations(prose, index.file_lines())
+        citations += [Citation(f.path, f.start, f.end, True, source="index") for f in prepared.facts]
+        citations += attribute_sources(prose, prepared.prompt.included)
+        unique: dict[tuple[str, int, int], Citation] = {}
+        for citation in citations:  # the first source of each location wins: model, index, attributed
+            unique.setdefault((citation.path, citation.start, citation.end), citation)
+        citations = list(unique.values())
+    return AskResult(preamble(prepared) + prose, model, stream, prepared, citations, model.adapter)

@@ -18,7 +18,8 @@ class Citation:
     end: int
     valid: bool
     source: str = "model"
-    """model: written by the model; attributed: added by codemm from the context the answer used."""
+    """model: written by the model; index: a definition codemm stated from the index; attributed:
+    added by codemm from the context the answer used."""
     reason: str = ""
 
     def as_json(self) -> dict[str, object]:

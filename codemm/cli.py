@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from codemm import __version__
-from codemm.config import DEVICES, QUANTS, load_settings
+from codemm.config import BACKENDS, DEVICES, QUANTS, load_settings
 from codemm.errors import BadInputError, CodemmError, error_from_oserror
 
 app = typer.Typer(
@@ -38,6 +38,15 @@ ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Registry na
 QuantOpt = Annotated[str | None, typer.Option("--quant", "-q", help=f"Quantization: {', '.join(QUANTS)}.")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help=f"Device: {', '.join(DEVICES)}.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+BackendOpt = Annotated[
+    str | None, typer.Option("--backend", "-b", help=f"Model engine: {', '.join(BACKENDS)} (default transformers).")
+]
+ApiBaseOpt = Annotated[
+    str | None, typer.Option("--api-base", help="openai backend: the server's base URL, e.g. http://127.0.0.1:8080/v1.")
+]
+ApiKeyEnvOpt = Annotated[
+    str | None, typer.Option("--api-key-env", help="openai backend: environment variable that holds the API key.")
+]
 
 
 def _settings(ctx: typer.Context, **flags: Any) -> Any:
@@ -63,11 +72,15 @@ def _global(
     model: ModelOpt = None,
     quant: QuantOpt = None,
     device: DeviceOpt = None,
+    backend: BackendOpt = None,
+    api_base: ApiBaseOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    ctx.obj = {"model": model, "quant": quant, "device": device}
+    ctx.obj = {"model": model, "quant": quant, "device": device, "backend": backend, "api_base": api_base,
+               "api_key_env": api_key_env}  # fmt: skip
 
 
 @adapters_app.command("dataset")
@@ -281,17 +294,28 @@ def eval_run(
     quant: QuantOpt = None,
     device: DeviceOpt = None,
     adapter: AdapterOpt = None,
+    backend: BackendOpt = None,
+    api_base: ApiBaseOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Generations in flight at once (a server batches them).")
+    ] = 1,
 ) -> None:
     """Run suites under variants; results stream to DIR/results.jsonl and a report is written."""
     from codemm.eval.runner import DEFAULT_SUITES, RunConfig
 
-    settings = _settings(ctx, model=model, quant=quant, device=device)
+    settings = _settings(ctx, model=model, quant=quant, device=device, backend=backend, api_base=api_base,
+                         api_key_env=api_key_env)  # fmt: skip
     if samples < 1:
         raise BadInputError("--samples must be at least 1")
+    if concurrency < 1:
+        raise BadInputError("--concurrency must be at least 1")
     config = RunConfig(
         suites=list(suites or DEFAULT_SUITES), variants=list(variant or []), model=settings.model,
         quant=settings.quant, device=settings.device, adapter=adapter, samples=samples, seed=seed, jobs=jobs,
         limit=limit, max_new_tokens=max_new_tokens, problems=str(problems) if problems else None,
+        backend=settings.backend, api_base=settings.api_base if settings.backend == "openai" else "",
+        api_key_env=settings.api_key_env, context_window=settings.context_window, concurrency=concurrency,
     )  # fmt: skip
     _run_and_report(config, out, resume)
 
@@ -347,17 +371,21 @@ def chat(
     device: DeviceOpt = None,
     adapter: AdapterOpt = None,
     continue_last: Annotated[bool, typer.Option("--continue", help="Resume the last conversation.")] = False,
+    backend: BackendOpt = None,
+    api_base: ApiBaseOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
     """Open the terminal chat UI (Enter sends, Ctrl+J newline, Esc stops, F2 history, /help for commands)."""
     from codemm.repo.walk import check_repo_root
+    from codemm.session import AskSession
     from codemm.tui.app import run_chat
-    from codemm.tui.backend import ChatBackend
 
-    settings = _settings(ctx, model=model, quant=quant, device=device)
+    settings = _settings(ctx, model=model, quant=quant, device=device, backend=backend, api_base=api_base,
+                         api_key_env=api_key_env)  # fmt: skip
     root = repo if repo is not None else _default_repo()
     if root is not None:
         root = check_repo_root(root)  # a bad --repo fails here, before the screen opens
-    run_chat(ChatBackend(settings, repo=root, adapter=adapter), continue_last)
+    run_chat(AskSession(settings, repo=root, adapter=adapter, k=4, map_tokens=256), continue_last)
 
 
 def _default_repo() -> Path | None:
@@ -373,7 +401,12 @@ def _default_repo() -> Path | None:
 @app.command()
 def ask(
     ctx: typer.Context,
-    question: Annotated[str, typer.Argument(help="The question or, with --patch, the change to make.")],
+    question: Annotated[
+        str, typer.Argument(help='The question or, with --patch, the change to make; "-" reads standard input.')
+    ] = "",
+    question_file: Annotated[
+        Path | None, typer.Option("--question-file", help="Read the question from a file.")
+    ] = None,
     repo: Annotated[
         Path | None,
         typer.Option("--repo", "-r", help="Repository root (default: the project of the current dir)."),
@@ -400,19 +433,24 @@ def ask(
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Print the answer once it is complete.")] = False,
     as_json: JsonOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Timings and dropped context on stderr.")] = False,
+    backend: BackendOpt = None,
+    api_base: ApiBaseOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
-    """Answer one question about a repository, streaming the answer and checking its citations."""
+    """Answer one question about a repository, streaming the answer and checking its citations.
+
+    QUESTION may be "-" to read it from standard input (long questions, pasted logs)."""
     import time
 
-    from codemm import ask as pipeline
-    from codemm.models.load import load
+    from codemm.ask import preamble
+    from codemm.patch import require_edit_start
+    from codemm.session import AskSession
 
     settings = _settings(
         ctx, model=model, quant=quant, device=device, max_new_tokens=max_new_tokens,
-        temperature=temperature, top_p=top_p, seed=seed,
+        temperature=temperature, top_p=top_p, seed=seed, backend=backend, api_base=api_base, api_key_env=api_key_env,
     )  # fmt: skip
-    if not question.strip():
-        raise BadInputError("the question is empty")
+    question = _read_question(question, question_file)
     if apply and not patch:
         raise BadInputError("--apply only makes sense with --patch")
     if k < 0 or map_tokens < 0:
@@ -420,60 +458,69 @@ def ask(
     root = None if no_repo else (repo if repo is not None else _default_repo())
     if patch and root is None:
         raise BadInputError("--patch needs a repository: pass --repo PATH")
-    if image_mode not in ("auto", "ocr", "vision", "both"):
-        raise BadInputError(f"--image-mode must be ocr, vision or both, got {image_mode!r}")
-    from codemm.vision.images import check_images, read_images
+    if root is None and not no_repo:
+        typer.echo("codemm: note: not inside a project and no --repo given: answering without a repository",
+                   err=True)  # fmt: skip
+    session = AskSession(settings, adapter=adapter, image_mode=image_mode, ocr=ocr, k=k, map_tokens=map_tokens)
+    from codemm.vision.images import check_images
 
     check_images(image or [])  # bad images fail here, before any model loads
-    index = _refresh_index(root, quiet=as_json)[0] if root is not None else None
-    loaded = load(settings.model, settings.quant, settings.device, settings.dtype)
-    if adapter:
-        from codemm.adapters.store import select_adapter
-
-        select_adapter(loaded, adapter)
+    if root is not None:
+        session.index = _refresh_index(root, quiet=as_json)[0]
+        session.repo = session.index.root
+    session.load_model()
     started = time.perf_counter()
-    mode = ("both" if loaded.processor is not None else "ocr") if image_mode == "auto" else image_mode
-    if mode in ("vision", "both") and image and loaded.processor is None:
-        raise BadInputError(
-            f"model {loaded.name} has no vision path (`codemm models info` shows a model's path); "
-            "use --image-mode ocr, or --model with a vision-language checkpoint"
-        )
-    images = read_images(image or [], ocr, run_ocr=mode != "vision")
-    request = pipeline.AskRequest(
-        question, index=index, images=[i.as_prompt() for i in images if i.text], k=k, map_tokens=map_tokens,
-        patch=patch, pixels=[i.pixels for i in images if i.pixels is not None] if mode != "ocr" else [],
-    )  # fmt: skip
-    prepared = pipeline.prepare(loaded, request, settings.max_new_tokens)
-    stream = pipeline.start(loaded, prepared, settings)
+    attached = [session.attach_image(path) for path in image or []]
+    prepared, stream = session.ask(question, patch=patch)
     live = not (as_json or no_stream or patch)
-    if live and prepared.image_locations:
-        sys.stdout.write(pipeline.image_note(prepared) + "\n\n")
-    if live and not prepared.context_match:
-        sys.stdout.write(pipeline.NO_MATCH_NOTE + "\n\n")
+    if live:
+        sys.stdout.write(preamble(prepared))
     pieces = []
     first_token_s = None
-    for piece in stream:
+    for piece in require_edit_start(stream) if patch else stream:
         if first_token_s is None:
             first_token_s = time.perf_counter() - started
         pieces.append(piece)
         if live:
             sys.stdout.write(piece)
             sys.stdout.flush()
-    result = pipeline.finish("".join(pieces), loaded, stream, prepared)
+    result = session.finish("".join(pieces), stream, prepared)
+    if live:
+        sys.stdout.write("\n")  # statistics and notes on stderr start on their own line
+        sys.stdout.flush()
     if verbose:
         _report(result, first_token_s)
+    if stream.stats.stop_reason == "repetition":
+        typer.echo("codemm: note: stopped: the model began repeating itself", err=True)
     if patch:
         _patch_output(result, root, apply, as_json)  # type: ignore[arg-type]
         return
     if as_json:
         data = result.to_json()
-        data["images"] = [i.as_json(mode) for i in images]
+        data["images"] = [i.as_json(session.resolved_image_mode()) for i in attached]
         _print_json(data)
         return
-    sys.stdout.write(result.answer + "\n" if not live else "\n")
+    if not live:
+        sys.stdout.write(result.answer + "\n")
     if result.citations:
         marks = [f"{c.label} {'ok' if c.valid else 'INVALID: ' + c.reason}" for c in result.citations]
         typer.echo("Sources: " + "; ".join(marks))
+
+
+def _read_question(question: str, question_file: Path | None) -> str:
+    """The question from the argument, standard input ("-") or a file; never empty."""
+    if question_file is not None:
+        if question not in ("", "-"):
+            raise BadInputError("give the question as an argument or with --question-file, not both")
+        try:
+            question = question_file.expanduser().read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise error_from_oserror(exc, f"reading {question_file}") from None
+    elif question == "-":
+        question = sys.stdin.read()
+    if not question.strip():
+        raise BadInputError("the question is empty")
+    return question
 
 
 def _report(result: Any, first_token_s: float | None) -> None:
@@ -481,7 +528,8 @@ def _report(result: Any, first_token_s: float | None) -> None:
     t = data["timings"]
     context = data.get("context_tokens", {})
     typer.echo(
-        f"[{data['model']} {data['quant']} on {data['device']}] load {t['load_s']}s, "
+        f"[{data['model']} ({data['backend']}) {data['quant']} on {data['device']}, "
+        f"adapter {data['adapter'] or 'none'}] load {t['load_s']}s, "
         f"retrieval {t.get('retrieval_s', 0)}s, first token {first_token_s or 0:.3f}s after the question "
         f"(generation ttft {t['ttft_s']}s), {data['tokens']['new']} tokens at {t['tokens_per_s']} tok/s; "
         f"prompt {data['tokens']['prompt']} tokens (budget {context.get('budget', '-')})",
@@ -531,21 +579,28 @@ def models_info(
     quant: QuantOpt = None,
     device: DeviceOpt = None,
     as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+    api_base: ApiBaseOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
-    """Load a model and describe it: parameters, quantization, memory footprint."""
-    from codemm.models.info import model_info
-    from codemm.models.load import load
+    """Load (or connect to) a model and describe it: backend, context window, capabilities, footprint."""
+    from codemm.models.seam import open_model
 
-    settings = _settings(ctx, model=spec, quant=quant, device=device)
-    info = model_info(load(settings.model, settings.quant, settings.device, settings.dtype))
+    settings = _settings(ctx, model=spec, quant=quant, device=device, backend=backend, api_base=api_base,
+                         api_key_env=api_key_env)  # fmt: skip
+    model = open_model(settings)
+    info = model.describe()
+    model.close()
     if as_json:
         _print_json(info)
         return
     for key, value in info.items():
-        if key == "footprint_bytes":
+        if key == "footprint_bytes" and isinstance(value, int):
             key, value = "footprint", f"{value / 2**20:.1f} MiB"
-        elif key == "parameters":
+        elif key == "parameters" and isinstance(value, int):
             value = f"{value:,} ({value / 1e6:.1f}M)"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k} {'yes' if v is True else 'no' if v is False else v}" for k, v in value.items())
         typer.echo(f"{key:<18} {value}")
 
 

@@ -19,6 +19,7 @@ from codemm.paths import config_dir
 
 PROJECT_FILE = "codemm.toml"
 
+BACKENDS = ("transformers", "llamacpp", "openai")
 QUANTS = ("none", "8bit", "4bit")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -28,8 +29,22 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 class Settings:
     """Every knob a user can set in a config file, the environment or a flag."""
 
+    backend: str = "transformers"
+    """transformers (in process, the default; training), llamacpp (a GGUF in process through
+    llama-cpp-python) or openai (any OpenAI-compatible server: llama.cpp, Ollama, vLLM...)."""
     model: str = "smollm2-135m-instruct"
-    """Registry name, local Hugging Face checkpoint dir, or ``.gguf`` file."""
+    """Registry name, local Hugging Face checkpoint dir, or ``.gguf`` file; with the openai
+    backend, the server's model id (default: the one model the server serves)."""
+    api_base: str = "http://127.0.0.1:8080/v1"
+    """openai backend: the server's OpenAI-compatible base URL, ending in /v1."""
+    api_key_env: str = ""
+    """openai backend: the environment variable holding the API key (the key never goes in a file)."""
+    context_window: int = 0
+    """Tokens the model sees at once; 0: what the model or server reports."""
+    timeout: float = 120.0
+    """openai backend: seconds to wait for the server (connect, and between streamed tokens)."""
+    repetition_penalty: float = 0.0
+    """Penalty on recently generated tokens; 0: the engine's default (1.1 in process), 1: off."""
     quant: str = "none"
     """Weight quantization: none, 8bit (LLM.int8) or 4bit (NF4), through bitsandbytes."""
     device: str = "auto"
@@ -52,7 +67,7 @@ def _fields() -> list[dataclasses.Field[Any]]:
     return [f for f in dataclasses.fields(Settings) if f.name != "sources"]
 
 
-_CHOICES = {"quant": QUANTS, "device": DEVICES, "dtype": DTYPES}
+_CHOICES = {"backend": BACKENDS, "quant": QUANTS, "device": DEVICES, "dtype": DTYPES}
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:

@@ -33,6 +33,10 @@ class ModelFormatError(BadInputError):
     """A model file exists but cannot be used (corrupt, truncated, unsupported architecture)."""
 
 
+class ModelServerError(CodemmError):
+    """An inference server (llama.cpp, Ollama, vLLM...) is unreachable, refused or broke off."""
+
+
 def error_from_oserror(exc: OSError, doing: str) -> CodemmError:
     """Turns an OSError met while ``doing`` something into a one-line CodemmError."""
     if exc.errno == errno.ENOSPC:

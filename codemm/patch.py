@@ -14,8 +14,10 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codemm.errors import CodemmError
 
@@ -37,6 +39,31 @@ _DIVIDER = re.compile(r"^\s*={5,}\s*$")
 _REPLACE = re.compile(r"^\s*>{5,}\s*(REPLACE)?\s*$", re.I)
 _PATH_TOKEN = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-][\w.-]*\.([A-Za-z0-9]{1,8}))(?![\w/])")
 _FENCE = re.compile(r"^\s*```")
+
+
+# A reply that has not begun an edit within this many tokens will not: stop it rather than wait
+# for max_new_tokens of prose (a weak model can take 100 s to fill them).
+EDIT_START_TOKENS = 160
+
+
+def edit_started(text: str) -> bool:
+    """True once the reply holds the start of a SEARCH block or of a unified diff."""
+    return any(
+        _SEARCH.match(line) or line.startswith(("@@", "--- ", "+++ ", "diff --git")) for line in text.splitlines()
+    )
+
+
+def require_edit_start(stream: Any, limit: int = EDIT_START_TOKENS) -> Iterator[str]:
+    """The stream's pieces; stops it and raises PatchError once ``limit`` tokens came without an edit."""
+    text = ""
+    for piece in stream:
+        text += piece
+        yield piece
+        if stream.stats.new_tokens >= limit and not edit_started(text):
+            stream.cancel()
+            for _ in stream:  # let the engine wind down
+                pass
+            raise PatchError(f"the model wrote {limit} tokens without starting an edit block", text)
 
 
 class PatchError(CodemmError):

@@ -1,7 +1,8 @@
 """One token budget over the model's context window.
 
 Everything that goes to the model is a ``Part`` with a priority. The question and the system
-instructions are never cut; the rest is added best-first while it fits: image text, retrieved
+instructions are never cut; the rest is added best-first while it fits: the definitions the
+question is about (exact, from the index), image text, retrieved
 chunks (each labelled ``path:start-end``), the repo map (rendered to whatever budget is left),
 then earlier conversation turns, newest first. What did not fit is reported, never silently lost.
 """
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from codemm.models.generate import Message
+from codemm.models.stream import Message
 from codemm.repo.retrieve import Hit
 
 SYSTEM_PROMPT = (
@@ -30,6 +32,8 @@ NO_REPO_SYSTEM_PROMPT = (
 class ImageText:
     name: str
     text: str
+    pixels: Any = field(default=None, repr=False, compare=False)
+    """The RGB image, kept only when the model takes pixels (vision or both image modes)."""
 
 
 @dataclass
@@ -46,6 +50,8 @@ class PromptInput:
     """Chunks with line numbers (for citations); patch mode wants the exact text instead."""
     context_note: str = ""
     """Said to the model when the repository had nothing relevant."""
+    facts: str = ""
+    """Definitions from the index (signature, location, docstring): first of the context to go in."""
 
 
 @dataclass
@@ -75,8 +81,12 @@ def _chunk_block(hit: Hit, with_numbers: bool) -> str:
     return f"### {hit.path}:{hit.start}-{hit.end}\n```\n{body}\n```"
 
 
-def _user_message(question: str, blocks: list[str], map_text: str, images: list[str], note: str) -> str:
+def _user_message(
+    question: str, blocks: list[str], map_text: str, images: list[str], note: str, facts: str = ""
+) -> str:
     sections = [f"## Repository context\n{note}"] if note else []
+    if facts:
+        sections.append("## Definitions (exact, from the repository index)\n" + facts.removeprefix("From the index:\n"))
     if map_text:
         sections.append("## Repository map (path, then line│ definition)\n" + map_text)
     if blocks:
@@ -92,6 +102,7 @@ def build_prompt(
     """Fits ``data`` into ``window - reserve`` tokens (``reserve``: room for the answer)."""
     budget = window - reserve
     dropped: list[str] = []
+    facts = ""
 
     def messages(blocks: list[str], map_text: str, images: list[str], history: list[Message]) -> list[Message]:
         return [
@@ -99,7 +110,7 @@ def build_prompt(
             *history,
             {
                 "role": "user",
-                "content": _user_message(data.question, blocks, map_text, images, data.context_note),
+                "content": _user_message(data.question, blocks, map_text, images, data.context_note, facts),
             },
         ]
 
@@ -114,6 +125,12 @@ def build_prompt(
             f"the question alone needs {base} tokens; the model's window leaves {budget} "
             f"(window {window} minus {reserve} for the answer): shorten it or lower --max-new-tokens"
         )
+
+    if data.facts:
+        facts = data.facts
+        if not fits([], "", [], []):
+            facts = ""
+            dropped.append("definitions")
 
     images: list[str] = []
     for image in data.images:

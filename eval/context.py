@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any
 from codemm.config import Settings
 from codemm.errors import BadInputError
 from codemm.eval.sandbox import SandboxLimits
-from codemm.models.generate import GenerationSettings, Message, stream_chat
+from codemm.models.seam import ChatModel
+from codemm.models.stream import GenerationSettings, Message
 
 
 @dataclass(frozen=True)
@@ -77,28 +79,47 @@ class RunContext:
     _indexes: dict[Path, Any] = field(default_factory=dict)
     _names: dict[Path, tuple[set[str], set[str]]] = field(default_factory=dict)
     _training: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    """Serialises model loading, adapter switches and retrieval when generations run concurrently."""
 
-    def model(self, variant: Variant) -> Any:
-        """The loaded model for a variant's quantization, with its adapter selected (loaded once)."""
-        from codemm.adapters.store import select_adapter
-        from codemm.models.load import load
+    def model(self, variant: Variant) -> ChatModel:
+        """The model for a variant's quantization, with its adapter selected (loaded once). A server
+        gets one client per adapter, so concurrent requests never race an adapter switch."""
+        from codemm.models.seam import open_model
 
+        if variant.quant and self.settings.backend != "transformers":
+            raise BadInputError(f"variant quant={variant.quant} needs the transformers backend")
         quant = variant.quant or self.settings.quant
-        if quant not in self._models:
-            self._models[quant] = load(self.settings.model, quant, self.settings.device, self.settings.dtype)
-        loaded = self._models[quant]
-        if variant.adapter != loaded.adapter:
-            select_adapter(loaded, variant.adapter)
-        return loaded
+        key = f"{quant}:{variant.adapter}" if self.settings.backend == "openai" else quant
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = open_model(self.settings, quant)
+            model: ChatModel = self._models[key]
+            if variant.adapter != model.adapter:
+                if variant.adapter is not None and not model.capabilities.adapters:
+                    raise BadInputError(f"the {model.backend} backend cannot take adapters")
+                model.set_adapter(variant.adapter)
+        return model
+
+    def weights(self, variant: Variant) -> Any:
+        """The in-process transformers model (held-out losses need its weights)."""
+        model = self.model(variant)
+        if not model.capabilities.training:
+            raise BadInputError(
+                f"this suite needs the weights in process: use --backend transformers, not {model.backend}"
+            )
+        return model.loaded  # type: ignore[attr-defined]
 
     def index(self, repo: Path) -> Any:
         from codemm.repo.index import RepoIndex
 
         repo = repo.resolve()
         if repo not in self._indexes:
-            index = RepoIndex(repo)
-            index.refresh()
-            self._indexes[repo] = index
+            with self._lock:
+                if repo not in self._indexes:
+                    index = RepoIndex(repo)
+                    index.refresh()
+                    self._indexes[repo] = index
         return self._indexes[repo]
 
     def risks(self, code: str, variant: Variant, repo: Path | None = None) -> dict[str, Any]:
@@ -142,9 +163,9 @@ class RunContext:
     def generate(
         self, variant: Variant, messages: list[Message], sample: int, max_new_tokens: int | None = None
     ) -> Generation:
-        loaded = self.model(variant)
+        model = self.model(variant)
         started = time.perf_counter()
-        stream = stream_chat(loaded, messages, self.sampling(sample, max_new_tokens))
+        stream = model.stream(messages, self.sampling(sample, max_new_tokens))
         text = stream.text()
         stats = stream.stats
         return Generation(
@@ -154,20 +175,21 @@ class RunContext:
     def ask(self, variant: Variant, request: Any, sample: int, max_new_tokens: int) -> tuple[Any, Generation]:
         """One question through `codemm ask`'s own pipeline (retrieval, prompt budget, citation checks);
         returns its AskResult and the generation's cost."""
-        from codemm import ask as pipeline
+        from codemm.session import AskSession
 
-        loaded = self.model(variant)
-        prepared = pipeline.prepare(loaded, request, max_new_tokens)
-        settings = self.sampling(sample, max_new_tokens)
-        stream = stream_chat(loaded, prepared.prompt.messages, settings, images=request.pixels or None)
+        session = AskSession(self.settings, model=self.model(variant))
+        with self._lock:  # retrieval and the prompt budget; the generation itself runs unlocked
+            prepared, stream = session.run(request, self.sampling(sample, max_new_tokens))
         answer = stream.text()
         stats = stream.stats
         generation = Generation(answer, stats.prompt_tokens, stats.new_tokens, stats.total_s, stats.tokens_per_s)
-        return pipeline.finish(answer, loaded, stream, prepared), generation
+        return session.finish(answer, stream, prepared), generation
 
     def close(self) -> None:
         for index in self._indexes.values():
             index.close()
+        for model in self._models.values():
+            model.close()
 
 
 def peak_rss_mib() -> float:

@@ -45,6 +45,20 @@ class RunConfig:
     limit: int | None
     max_new_tokens: int
     problems: str | None = None
+    backend: str = "transformers"
+    api_base: str = ""
+    api_key_env: str = ""
+    context_window: int = 0
+    concurrency: int = 1
+    """Generations in flight at once: a server (vLLM, llama.cpp) batches them."""
+
+    def settings(self) -> Settings:
+        settings = Settings(
+            model=self.model, quant=self.quant, device=self.device, seed=self.seed, backend=self.backend,
+            api_key_env=self.api_key_env, context_window=self.context_window,
+        )  # fmt: skip
+        settings.api_base = self.api_base or settings.api_base
+        return settings
 
     @classmethod
     def load(cls, out: Path) -> RunConfig:
@@ -78,8 +92,26 @@ def _prompt_templates() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _generated(
+    task: Any, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext, head: dict[str, Any]
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    record = task.run_item(item, variant, sample, ctx)
+    gen = record.pop("_generation", None)
+    return {**head, **record,
+            "cost": {"prompt_tokens": getattr(gen, "prompt_tokens", 0),
+                     "new_tokens": getattr(gen, "new_tokens", 0),
+                     "latency_s": round(time.perf_counter() - started, 3),
+                     "tokens_per_s": round(getattr(gen, "tokens_per_s", 0.0), 2),
+                     "peak_rss_mib": round(peak_rss_mib(), 1)}}  # fmt: skip
+
+
 def _scored(task: Any, item: dict[str, Any], row: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     return {**row, **task.score(item, row, ctx)}
+
+
+def _scored_when_made(task: Any, item: dict[str, Any], made: Future[dict[str, Any]], ctx: RunContext) -> dict[str, Any]:
+    return _scored(task, item, made.result(), ctx)
 
 
 def run_eval(
@@ -105,16 +137,20 @@ def run_eval(
     except OSError as exc:
         raise error_from_oserror(exc, f"preparing {out}") from None
 
-    settings = Settings(model=config.model, quant=config.quant, device=config.device, seed=config.seed)
-    ctx = RunContext(settings, seed=config.seed, samples=config.samples, max_new_tokens=config.max_new_tokens,
+    if config.concurrency > 1 and config.backend != "openai":
+        raise BadInputError(
+            f"--concurrency {config.concurrency} needs --backend openai: an in-process model answers one at a time"
+        )
+    ctx = RunContext(config.settings(), seed=config.seed, samples=config.samples, max_new_tokens=config.max_new_tokens,
                      root=root or project_root())  # fmt: skip
     detectors = probe_detectors()
-    loaded = ctx.model(Variant("base", adapter=None))
+    described = ctx.model(Variant("base", adapter=None)).describe()
     # Atomic: restarting an interrupted run on a full disk must not truncate the config --resume needs.
     write_text_atomic(out / "run.json", json.dumps({
         "config": dataclasses.asdict(config),
         "versions": _versions(),
-        "model": {"name": loaded.name, "sha256": loaded.resolved.sha256, "checkpoint": str(loaded.resolved.checkpoint)},
+        "model": {key: described.get(key) for key in ("name", "backend", "server_model", "api_base", "sha256",
+                                                      "checkpoint", "context_window")},
         "prompt_templates_sha256": _prompt_templates(),
         "sandbox": sandbox_layers(),
         "detectors": detectors,
@@ -122,11 +158,17 @@ def run_eval(
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }, indent=2))  # fmt: skip
 
-    # Generation is sequential (one model); with --jobs > 1, scoring (sandbox runs) overlaps it on
-    # worker threads. --jobs 1 scores inline: nothing competes with a sample for its wall-clock limit.
-    # Rows are written in item order whatever finishes first, so runs compare line by line.
+    # Generation is sequential in process; against a server, --concurrency N keeps N requests in
+    # flight. With --jobs > 1, scoring (sandbox runs) overlaps it on worker threads; --jobs 1 scores
+    # inline: nothing competes with a sample for its wall-clock limit. Rows are written in item
+    # order whatever finishes first, so runs compare line by line.
     pending: deque[tuple[Future[dict[str, Any]], str, int, int]] = deque()
-    with results.open("a", encoding="utf-8") as sink, ThreadPoolExecutor(max(1, config.jobs)) as pool:
+    in_flight = max(2 * config.jobs if config.jobs > 1 else 0, config.concurrency - 1)
+    with (
+        results.open("a", encoding="utf-8") as sink,
+        ThreadPoolExecutor(max(1, config.jobs)) as pool,
+        ThreadPoolExecutor(config.concurrency) as generators,
+    ):
 
         def write(keep: int) -> None:
             """Writes finished rows in order; waits while more than ``keep`` are in flight."""
@@ -152,18 +194,16 @@ def run_eval(
                         key = (suite, str(item["id"]), variant.name, sample)
                         if key in done:
                             continue
-                        started = time.perf_counter()
-                        record = task.run_item(item, variant, sample, ctx)
-                        gen = record.pop("_generation", None)
-                        row = {"suite": suite, "item": str(item["id"]), "variant": variant.name, "sample": sample,
-                               "adapter": variant.adapter, **record,
-                               "cost": {"prompt_tokens": getattr(gen, "prompt_tokens", 0),
-                                        "new_tokens": getattr(gen, "new_tokens", 0),
-                                        "latency_s": round(time.perf_counter() - started, 3),
-                                        "tokens_per_s": round(getattr(gen, "tokens_per_s", 0.0), 2),
-                                        "peak_rss_mib": round(peak_rss_mib(), 1)}}  # fmt: skip
-                        pending.append((pool.submit(_scored, task, item, row, ctx), suite, count, total))
-                        write(keep=2 * config.jobs if config.jobs > 1 else 0)
+                        head = {"suite": suite, "item": str(item["id"]), "variant": variant.name, "sample": sample,
+                                "adapter": variant.adapter}  # fmt: skip
+                        if config.concurrency == 1:
+                            row = _generated(task, item, variant, sample, ctx, head)
+                            scored = pool.submit(_scored, task, item, row, ctx)
+                        else:
+                            made = generators.submit(_generated, task, item, variant, sample, ctx, head)
+                            scored = pool.submit(_scored_when_made, task, item, made, ctx)
+                        pending.append((scored, suite, count, total))
+                        write(keep=in_flight)
         write(keep=0)
     ctx.close()
     return results

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from codemm.config import Settings
 from tests.fixtures.tiny_models import build_tiny_llama
 
 
@@ -14,8 +15,8 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("CODEMM_CONFIG_DIR", str(root / "config"))
     monkeypatch.setenv("CODEMM_DATA_DIR", str(root / "data"))
     monkeypatch.setenv("CODEMM_CACHE_DIR", str(root / "cache"))
-    for name in ("MODEL", "QUANT", "DEVICE", "DTYPE", "MAX_NEW_TOKENS", "TEMPERATURE", "TOP_P", "SEED"):
-        monkeypatch.delenv(f"CODEMM_{name}", raising=False)
+    for name in Settings().as_dict():
+        monkeypatch.delenv(f"CODEMM_{name.upper()}", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return root
 

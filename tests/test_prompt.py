@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from codemm.errors import BadInputError
-from codemm.models.generate import Message
+from codemm.models.stream import Message
 from codemm.prompt import ImageText, PromptInput, build_prompt, numbered
 from codemm.repo.retrieve import Hit
 

@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Label, ListItem, ListView, Markdown, Static, TextArea
 
 from codemm.errors import CodemmError
-from codemm.tui.backend import ChatBackend
+from codemm.session import AskSession
 from codemm.tui.history import ChatHistory
 
 COMMANDS = {
@@ -145,7 +145,7 @@ class ChatApp(App[None]):
         Binding("ctrl+q", "quit", "quit"),
     ]
 
-    def __init__(self, backend: ChatBackend, history: ChatHistory, conversation: int | None = None,
+    def __init__(self, backend: AskSession, history: ChatHistory, conversation: int | None = None,
                  load_model: bool = True) -> None:  # fmt: skip
         super().__init__()
         self.backend, self.history = backend, history
@@ -191,8 +191,8 @@ class ChatApp(App[None]):
 
     def _update_status(self, note: str = "", tokens_per_s: float | None = None) -> None:
         b = self.backend
-        loaded = b.loaded
-        parts = [f"model {loaded.name if loaded else b.settings.model}", f"quant {b.settings.quant}",
+        model = b.model
+        parts = [f"model {model.name if model else b.settings.model}", f"quant {b.settings.quant}",
                  f"adapter {b.adapter or 'off'}", f"repo {b.repo.name if b.repo else 'none'}"]  # fmt: skip
         if tokens_per_s is not None:
             parts.append(f"{tokens_per_s:.1f} tok/s")
@@ -437,8 +437,7 @@ class ChatApp(App[None]):
     def _load(self, model: str | None, repo: Path | None, model_only: bool = False, repo_only: bool = False) -> None:
         try:
             if not repo_only:
-                self.backend.load_model(model)
-                self.post_message(LoadDone(f"model {self.backend.loaded.name} ready"))
+                self.post_message(LoadDone(f"model {self.backend.load_model(model).name} ready"))
             if not model_only and repo is not None:
                 self.backend.set_repo(repo)
                 self.post_message(LoadDone(f"repository {self.backend.repo} indexed"))
@@ -466,7 +465,7 @@ class ChatApp(App[None]):
         self.query_one("#context").toggle_class("hidden")
 
 
-def run_chat(backend: ChatBackend, continue_last: bool = False) -> None:
+def run_chat(backend: AskSession, continue_last: bool = False) -> None:
     history = ChatHistory()
     conversation = history.last_conversation() if continue_last else None
     ChatApp(backend, history, conversation).run()

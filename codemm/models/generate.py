@@ -1,46 +1,20 @@
-"""Streaming generation with the model's chat template, cancellation and token accounting."""
+"""Streaming generation in process with transformers: the model's chat template, cancellation
+and token accounting. Other engines produce the same ``TokenStream`` (see ``codemm.models.seam``)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from codemm.models.load import LoadedModel
+from codemm.models.stream import GenerationSettings, GenerationStats, Message, TokenStream
 
-Message = dict[str, str]
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    max_new_tokens: int = 512
-    temperature: float = 0.0
-    """0 means greedy decoding."""
-    top_p: float = 0.95
-    seed: int = 0
-
-
-@dataclass
-class GenerationStats:
-    prompt_tokens: int = 0
-    new_tokens: int = 0
-    ttft_s: float = 0.0
-    """From the call to the first new token: prompt processing plus one decode step."""
-    total_s: float = 0.0
-    stop_reason: str = ""
-    """eos | length | cancelled"""
-
-    @property
-    def tokens_per_s(self) -> float:
-        """Decode speed: tokens after the first, over the time after the first."""
-        decode_s = self.total_s - self.ttft_s
-        return (self.new_tokens - 1) / decode_s if self.new_tokens > 1 and decode_s > 0 else 0.0
-
-    @property
-    def prompt_tokens_per_s(self) -> float:
-        return self.prompt_tokens / self.ttft_s if self.ttft_s > 0 else 0.0
+# Like llama.cpp's repeat_last_n: only recent output is penalised, so the model can still copy
+# identifiers and code from its prompt (a penalty over the prompt too makes it misspell them).
+PENALTY_WINDOW = 64
+DEFAULT_REPETITION_PENALTY = 1.1
 
 
 def encode_chat(tokenizer: Any, messages: list[Message]) -> Any:
@@ -57,25 +31,6 @@ def encode_chat(tokenizer: Any, messages: list[Message]) -> Any:
 
 def count_chat_tokens(tokenizer: Any, messages: list[Message]) -> int:
     return int(encode_chat(tokenizer, messages).shape[-1])
-
-
-@dataclass
-class TokenStream:
-    """Iterates over text pieces as the model produces them; ``stats`` is complete once exhausted."""
-
-    _pieces: Iterator[str]
-    stats: GenerationStats
-    _cancel: threading.Event = field(default_factory=threading.Event)
-
-    def __iter__(self) -> Iterator[str]:
-        return self._pieces
-
-    def cancel(self) -> None:
-        """Stops generation after the decode step in progress."""
-        self._cancel.set()
-
-    def text(self) -> str:
-        return "".join(self)
 
 
 def encode_with_images(loaded: LoadedModel, messages: list[Message], images: list[Any]) -> dict[str, Any]:
@@ -104,7 +59,13 @@ def stream_chat(
     """Starts generating in a worker thread and returns the stream of its text. ``images`` (PIL)
     need a vision-language model (``loaded.processor``)."""
     import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+    from transformers import (
+        LogitsProcessor,
+        LogitsProcessorList,
+        StoppingCriteria,
+        StoppingCriteriaList,
+        TextIteratorStreamer,
+    )
 
     tokenizer, model = loaded.tokenizer, loaded.model
     extra: dict[str, Any] = {}
@@ -133,6 +94,18 @@ def stream_chat(
                     stats.ttft_s = time.perf_counter() - started
                 stats.new_tokens += int(value.numel())
 
+    class _RecentRepetitionPenalty(LogitsProcessor):
+        def __init__(self, penalty: float, prompt_len: int) -> None:
+            self.penalty, self.prompt_len = penalty, prompt_len
+
+        def __call__(self, ids: Any, scores: Any) -> Any:
+            recent = ids[:, max(self.prompt_len, ids.shape[1] - PENALTY_WINDOW) :]
+            if recent.shape[1] == 0:
+                return scores
+            picked = torch.gather(scores, 1, recent)
+            picked = torch.where(picked < 0, picked * self.penalty, picked / self.penalty)
+            return scores.scatter(1, recent, picked)
+
     class _Cancelled(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
@@ -149,6 +122,11 @@ def stream_chat(
         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
         **extra,
     )
+    penalty = settings.repetition_penalty or DEFAULT_REPETITION_PENALTY
+    if penalty != 1.0:
+        gen_kwargs["logits_processor"] = LogitsProcessorList(
+            [_RecentRepetitionPenalty(penalty, int(input_ids.shape[-1]))]
+        )
     if sampling:
         gen_kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
     else:
@@ -183,7 +161,7 @@ def stream_chat(
             raise failure[0]
         stats.stop_reason = _stop_reason(loaded, output, stats, settings, cancel)
 
-    return TokenStream(pieces(), stats, cancel)
+    return TokenStream(pieces(), stats, cancel, guard=settings.stop_on_repeat)
 
 
 def _stop_reason(

@@ -22,8 +22,9 @@ PROMPT = (
 
 
 def run_one(model: str, quant: str, device: str, max_new_tokens: int) -> dict[str, Any]:
-    from codemm.models.generate import GenerationSettings, stream_chat
+    from codemm.models.generate import stream_chat
     from codemm.models.load import load
+    from codemm.models.stream import GenerationSettings
 
     loaded = load(model, quant=quant, device=device)
     settings = GenerationSettings(max_new_tokens=max_new_tokens)

@@ -44,7 +44,7 @@ class AdapterGain(Task):
 
         from codemm.eval.tasks.completion import completion_metrics, guess_body
 
-        loaded = ctx.model(variant)
+        loaded = ctx.weights(variant)
         example = item["example"]
         text = example.training_text(loaded.tokenizer)  # what training optimised, chat template included
         ids = loaded.tokenizer(text, return_tensors="pt", truncation=True, max_length=512)["input_ids"]

@@ -66,14 +66,14 @@ class Screenshots(Task):
         from codemm.eval.screens import cer
         from codemm.prompt import ImageText
 
-        loaded = ctx.model(variant)
+        model = ctx.model(variant)
         record: dict[str, Any] = {"kind": item["kind"]}
         images, pixels = [], []
         if variant.image:
             text, backend = _read(Path(item["image"]))
             images.append(ImageText(Path(item["image"]).name, text))
             record.update(cer=cer(item["text"], text, collapse=item["kind"] in ("dialog", "diagram")), ocr=backend)
-            if loaded.processor is not None:  # a vision-language model also sees the pixels
+            if model.capabilities.images:  # a vision-language model also sees the pixels
                 from codemm.vision.images import load_image
 
                 pixels.append(load_image(Path(item["image"])).image)

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from codemm.models.generate import GenerationSettings, count_chat_tokens, encode_chat, stream_chat
+from codemm.models.generate import count_chat_tokens, encode_chat, stream_chat
 from codemm.models.load import LoadedModel, load
+from codemm.models.stream import GenerationSettings
 
 MESSAGES = [{"role": "user", "content": "Write a Python function that reverses a string."}]
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from codemm.errors import BadInputError, ModelFormatError
-from codemm.models.generate import GenerationSettings, stream_chat
+from codemm.models.generate import stream_chat
 from codemm.models.load import load
+from codemm.models.stream import GenerationSettings
 
 
 def test_load_reports_what_it_loaded(tiny_llama_dir: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from codemm.citations import Citation
 from codemm.config import Settings
 from codemm.errors import BadInputError
-from codemm.models.generate import GenerationStats
+from codemm.models.stream import GenerationStats
 from codemm.prompt import ImageText
 from codemm.repo.retrieve import Hit
 
@@ -53,17 +53,18 @@ class FakeBackend:
     repo: Path | None = None
     adapter: str | None = None
     images: list[ImageText] = field(default_factory=list)
-    loaded: Any = None
+    model: Any = None
     delay: float = 0.0
     tokens: list[str] = field(default_factory=lambda: list(ANSWER))
     fail_model: bool = False
     asked: list[tuple[str, list[dict[str, str]]]] = field(default_factory=list)
     streams: list[FakeStream] = field(default_factory=list)
 
-    def load_model(self, spec: str | None = None) -> None:
+    def load_model(self, spec: str | None = None) -> Any:
         if self.fail_model or (spec and spec.startswith("/nonexistent")):
             raise BadInputError(f"model '{spec}' not found")
-        self.loaded = SimpleNamespace(name=spec or "fake-model")
+        self.model = SimpleNamespace(name=spec or "fake-model")
+        return self.model
 
     def set_repo(self, repo: Path | None) -> None:
         from codemm.repo.walk import check_repo_root

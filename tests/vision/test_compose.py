@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 
 from codemm.errors import BadInputError
-from codemm.models.generate import GenerationSettings, encode_with_images, stream_chat
+from codemm.models.generate import encode_with_images, stream_chat
 from codemm.models.load import load, model_path
+from codemm.models.stream import GenerationSettings
 from codemm.vision.compose import compose_llava
 from tests.fixtures.tiny_models import build_tiny_llama
 from tests.fixtures.tiny_vision import build_tiny_clip, build_tiny_siglip

@@ -1,0 +1,78 @@
+"""Grounded facts: what the index knows for certain about the definitions a question is about.
+
+A small model often misstates what it was shown ("parse_due_date returns a list of tuples" next to
+``def parse_due_date(...) -> date``). The index holds the definition, its signature as written and
+its docstring, so codemm states those itself, ahead of the model's prose, and gives the model the
+same block so that its prose can agree. Nothing here comes from a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from codemm.repo.index import RepoIndex
+from codemm.repo.retrieve import Hit
+from codemm.repo.tokens import STOPWORDS, identifiers
+
+MAX_FACTS = 3
+# Kinds a question is usually about; a constant only when the question names it exactly.
+DEFINITION_KINDS = {"function", "method", "class", "interface", "type", "struct", "enum", "trait", "module"}
+
+
+@dataclass(frozen=True)
+class Fact:
+    name: str
+    kind: str
+    path: str
+    start: int
+    end: int
+    signature: str
+    doc: str
+    """The docstring's first line ('' when there is none)."""
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.start}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "path": self.path, "start": self.start, "end": self.end,
+                "signature": self.signature, "doc": self.doc}  # fmt: skip
+
+    def render(self) -> str:
+        line = f"- `{self.signature}` at {self.path}:{self.start}-{self.end}"
+        return line + (f": {self.doc}" if self.doc else "")
+
+
+def first_line(doc: str) -> str:
+    for line in doc.splitlines():
+        if line.strip():
+            return line.strip().strip("\"'").strip()
+    return ""
+
+
+def grounded_facts(index: RepoIndex, question: str, hits: list[Hit], limit: int = MAX_FACTS) -> list[Fact]:
+    """Definitions the question names exactly first, then those of the best lexical/symbol hits."""
+    chosen: list[Any] = []
+    for name in dict.fromkeys(identifiers(question)):
+        if len(name) < 3 or name.lower() in STOPWORDS:
+            continue
+        for symbol in index.symbols(name):
+            if symbol.kind in DEFINITION_KINDS or symbol.kind == "constant":
+                chosen.append(symbol)
+    for hit in hits:
+        if hit.symbol and ("symbols" in hit.sources or "bm25" in hit.sources):
+            chosen += [s for s in index.symbols(hit.symbol) if s.path == hit.path and s.kind in DEFINITION_KINDS]
+    facts: list[Fact] = []
+    for symbol in chosen:
+        fact = Fact(symbol.name, symbol.kind, symbol.path, symbol.start, symbol.end,
+                    " ".join(symbol.signature.split()), first_line(symbol.docstring))  # fmt: skip
+        if fact not in facts:
+            facts.append(fact)
+    return facts[:limit]
+
+
+def render_facts(facts: list[Fact]) -> str:
+    if not facts:
+        return ""
+    return "From the index:\n" + "\n".join(f.render() for f in facts)
