@@ -524,6 +524,7 @@ def _read_question(question: str, question_file: Path | None) -> str:
 
 
 def _report(result: Any, first_token_s: float | None) -> None:
+    sys.stdout.flush()  # the answer first: stderr is unbuffered and would overtake it
     data = result.to_json()
     t = data["timings"]
     context = data.get("context_tokens", {})

@@ -84,7 +84,7 @@ class AskSession:
     def resolved_image_mode(self) -> str:
         if self.image_mode != "auto":
             return self.image_mode
-        return "both" if self.model is not None and self.model.capabilities.images else "ocr"
+        return self.model.capabilities.image_default if self.model is not None else "ocr"
 
     def attach_image(self, path: Path) -> Any:
         """Reads an image (or diagram source) as the mode wants it; returns the ImageInput."""

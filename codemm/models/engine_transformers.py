@@ -36,7 +36,8 @@ class TransformersModel:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(images=self.loaded.processor is not None, adapters=True, training=True)
+        vision = self.loaded.processor is not None
+        return Capabilities(images=vision, adapters=True, training=True, image_default="both" if vision else "ocr")
 
     @property
     def adapter(self) -> str | None:

@@ -24,9 +24,13 @@ class Capabilities:
     """``set_adapter`` works: peft in process, a LoRA GGUF in llama.cpp, a model id on a server."""
     training: bool = False
     """Weights in this process: adapter training and held-out losses (adapter_gain) need it."""
+    image_default: str = "ocr"
+    """What --image-mode auto means: both for a vision-language model; ocr where pixels are only
+    possibly understood (a server that may or may not serve a VLM)."""
 
-    def as_json(self) -> dict[str, bool]:
-        return {"images": self.images, "adapters": self.adapters, "training": self.training}
+    def as_json(self) -> dict[str, Any]:
+        return {"images": self.images, "adapters": self.adapters, "training": self.training,
+                "image_default": self.image_default}  # fmt: skip
 
 
 class ChatModel(Protocol):
