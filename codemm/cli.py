@@ -346,7 +346,9 @@ def chat(
     quant: QuantOpt = None,
     device: DeviceOpt = None,
     adapter: AdapterOpt = None,
-    continue_last: Annotated[bool, typer.Option("--continue", help="Resume the last conversation.")] = False,
+    continue_last: Annotated[
+        bool, typer.Option("--continue", help="Resume the last conversation, in its repository unless --repo.")
+    ] = False,
 ) -> None:
     """Open the terminal chat UI (Enter sends, Ctrl+J newline, Esc stops, F2 history, /help for commands)."""
     from codemm.repo.walk import check_repo_root
@@ -357,7 +359,7 @@ def chat(
     root = repo if repo is not None else _default_repo()
     if root is not None:
         root = check_repo_root(root)  # a bad --repo fails here, before the screen opens
-    run_chat(ChatBackend(settings, repo=root, adapter=adapter), continue_last)
+    run_chat(ChatBackend(settings, repo=root, adapter=adapter), continue_last, repo_given=repo is not None)
 
 
 def _default_repo() -> Path | None:

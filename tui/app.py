@@ -27,7 +27,7 @@ from textual.widgets import Footer, Header, Label, ListItem, ListView, Markdown,
 
 from codemm.errors import CodemmError
 from codemm.tui.backend import ChatBackend
-from codemm.tui.history import ChatHistory
+from codemm.tui.history import ChatHistory, Conversation
 
 COMMANDS = {
     "/image": "PATH  attach a screenshot or diagram",
@@ -106,9 +106,9 @@ class LoadProgress(TextualMessage):
 
 
 class LoadFinished(TextualMessage):
-    def __init__(self, notice: Static, model_error: str | None) -> None:
+    def __init__(self, notice: Static, model_error: str | None, repo_indexed: bool) -> None:
         super().__init__()
-        self.notice, self.model_error = notice, model_error
+        self.notice, self.model_error, self.repo_indexed = notice, model_error, repo_indexed
 
 
 @dataclass
@@ -172,11 +172,14 @@ class ChatApp(App[None]):
     ]
 
     def __init__(self, backend: ChatBackend, history: ChatHistory, conversation: int | None = None,
-                 load_model: bool = True) -> None:  # fmt: skip
+                 load_model: bool = True, repo_given: bool = False) -> None:  # fmt: skip
+        """`repo_given`: the user chose the repository (`--repo`), so resuming a conversation keeps it
+        instead of putting back the conversation's own."""
         super().__init__()
         self.backend, self.history = backend, history
         self.conversation = conversation
         self.load_on_start = load_model
+        self.repo_given = repo_given
         self.stream: Any = None
         self.answer_text = ""
         self.pending = ""
@@ -216,7 +219,7 @@ class ChatApp(App[None]):
         if self.conversation is None:
             self._new_conversation()
         else:
-            self._show_conversation(self.conversation)
+            repo = self._show_conversation(self.conversation, keep_repo=self.repo_given) or repo
         assert self.conversation is not None
         if not self.history.messages(self.conversation):
             self._add_welcome(repo)
@@ -294,8 +297,9 @@ class ChatApp(App[None]):
         b = self.backend
         self.conversation = self.history.new_conversation(str(b.repo or ""), b.settings.model, b.adapter or "")
 
-    def _show_conversation(self, conversation: int) -> None:
-        """Shows a stored conversation and puts back what it was using: its images and adapter."""
+    def _show_conversation(self, conversation: int, keep_repo: bool = False) -> Path | None:
+        """Shows a stored conversation and puts back what it was using: its images and adapter now,
+        and returns its repository when that must be indexed again (None: keep the current one)."""
         self.backend.images[:] = self.history.images(conversation)
         self._show_images()
         stored = self.history.conversation(conversation)
@@ -316,6 +320,19 @@ class ChatApp(App[None]):
                 self._add_notice(f"Not answered: {error}", "error")
             if message.role == "assistant":
                 self.last_answer = message.content
+        return None if stored is None or keep_repo else self._stored_repo(stored)
+
+    def _stored_repo(self, stored: Conversation) -> Path | None:
+        if not stored.repo:  # none recorded: whatever this chat was started with
+            return None
+        path = Path(stored.repo)
+        if path.is_dir():
+            return None if self.backend.repo is not None and path == self.backend.repo.resolve() else path
+        current = f"continuing with {self.backend.repo}" if self.backend.repo else "continuing without a repository"
+        text = f"This conversation's repository {stored.repo} no longer exists; {current}."
+        self._add_notice(text, "error")
+        self.notify(text, severity="warning", title="repository")
+        return None
 
     def _history_before(self, turn: Turn) -> list[dict[str, str]]:
         messages = self.history.messages(turn.conversation)
@@ -560,6 +577,7 @@ class ChatApp(App[None]):
         model load still indexes the repository, since /model can fix the first and keep the second."""
         done: list[str] = []
         model_error: str | None = None
+        repo_indexed = False
         if load_model:
             spec = model or self.backend.settings.model
             model_error = _attempt(lambda: self.backend.load_model(model))
@@ -572,13 +590,14 @@ class ChatApp(App[None]):
             self.post_message(LoadProgress(notice, "\n".join(done) + more, model_error))
         if repo is not None:
             repo_error = _attempt(lambda: self.backend.set_repo(repo))
-            if repo_error is None:
+            repo_indexed = repo_error is None
+            if repo_indexed:
                 done.append(f"Repository {self.backend.repo} indexed.")
             else:
                 still = f"still using {self.backend.repo}" if self.backend.repo else "answering without a repository"
                 done.append(f"Could not index repository {repo}: {repo_error}; {still}.")
             self.post_message(LoadProgress(notice, "\n".join(done), repo_error))
-        self.post_message(LoadFinished(notice, model_error))
+        self.post_message(LoadFinished(notice, model_error, repo_indexed))
 
     def on_load_progress(self, message: LoadProgress) -> None:
         message.notice.update(message.text)
@@ -594,6 +613,8 @@ class ChatApp(App[None]):
             self.model_error = message.model_error
         elif self.backend.loaded is not None:
             self.model_error = None
+        if message.repo_indexed and self.conversation is not None:
+            self.history.set_repo(self.conversation, self.backend.repo)
         self._update_status()
         self._next()
 
@@ -603,7 +624,9 @@ class ChatApp(App[None]):
         def opened(conversation: int | None) -> None:
             if conversation is not None:
                 self.conversation = conversation
-                self._show_conversation(conversation)
+                repo = self._show_conversation(conversation)
+                if repo is not None:
+                    self._start_load(None, repo, load_model=False)
                 self._update_status()
 
         self.push_screen(HistoryScreen(self.history), opened)
@@ -623,7 +646,7 @@ def _attempt(step: Any) -> str | None:
     return None
 
 
-def run_chat(backend: ChatBackend, continue_last: bool = False) -> None:
+def run_chat(backend: ChatBackend, continue_last: bool = False, repo_given: bool = False) -> None:
     history = ChatHistory()
     conversation = history.last_conversation() if continue_last else None
-    ChatApp(backend, history, conversation).run()
+    ChatApp(backend, history, conversation, repo_given=repo_given).run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -322,6 +323,67 @@ async def test_the_first_screen_says_what_to_do(tmp_path: Path) -> None:
             assert needle in welcome
         await send(pilot, "/clear")  # a new conversation starts with it again
         assert len(text_of(app, ".notice.welcome")) == 1
+
+
+async def test_continue_restores_the_conversations_repository(tmp_path: Path) -> None:
+    here, other = tmp_path / "here", tmp_path / "other"
+    here.mkdir()
+    other.mkdir()
+    app, _, history = app_with(tmp_path, repo=here)
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        await send(pilot, f"/repo {other}")  # the latest switch is what --continue restores
+        await wait_idle(pilot, app)
+        await send(pilot, "what is here?")
+        await wait_idle(pilot, app)
+        conversation = app.conversation
+    assert conversation is not None
+    assert history.conversation(conversation).repo == str(other.resolve())  # type: ignore[union-attr]
+
+    # `codemm chat --continue` run in `here`: the conversation's repository comes back
+    backend = FakeBackend(repo=here)
+    resumed = ChatApp(backend, history, conversation=conversation)  # type: ignore[arg-type]
+    async with resumed.run_test() as pilot:
+        await wait_idle(pilot, resumed)
+        assert backend.repo == other.resolve()
+        assert "repo other" in str(resumed.query_one("#status").render())
+
+    # `codemm chat --continue --repo here`: the user's choice wins, and is what the conversation keeps
+    backend = FakeBackend(repo=here)
+    chosen = ChatApp(backend, history, conversation=conversation, repo_given=True)  # type: ignore[arg-type]
+    async with chosen.run_test() as pilot:
+        await wait_idle(pilot, chosen)
+        assert backend.repo == here.resolve()
+    assert history.conversation(conversation).repo == str(here.resolve())  # type: ignore[union-attr]
+
+    history.set_repo(conversation, other.resolve())
+    shutil.rmtree(other)
+    backend = FakeBackend()
+    gone = ChatApp(backend, history, conversation=conversation)  # type: ignore[arg-type]
+    async with gone.run_test() as pilot:
+        await wait_idle(pilot, gone)
+        assert backend.repo is None
+        expected = (
+            f"This conversation's repository {other.resolve()} no longer exists; continuing without a repository."
+        )
+        assert expected in text_of(gone, ".notice.error")
+        assert any("no longer exists" in n.message for n in gone._notifications)
+        assert len(gone.query(".user")) == 1  # the conversation itself is there
+
+
+def test_chat_command_tells_the_app_whether_repo_was_given(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from codemm import cli
+    from codemm.tui import app as tui_app
+
+    calls = []
+    monkeypatch.setattr(tui_app, "run_chat", lambda backend, cont, repo_given=False: calls.append((cont, repo_given)))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(cli.app, ["chat", "--continue"]).exit_code == 0
+    assert runner.invoke(cli.app, ["chat", "--continue", "--repo", str(tmp_path)]).exit_code == 0
+    assert calls == [(True, False), (True, True)]
 
 
 def test_loading_screen_snapshot(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
