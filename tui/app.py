@@ -4,7 +4,7 @@ Questions sent while the model loads (or while an answer streams) wait in a queu
 
 Keys: Enter sends, Ctrl+J (or Alt+Enter) inserts a newline, Tab completes a /command, Esc stops the
 answer being generated (or drops the questions still waiting), F2 opens history, F3 shows/hides the
-context panel, Ctrl+Q quits.
+context panel, Ctrl+Q quits. Typing in a window like this one closes it and goes to the prompt.
 (Ctrl+H is Backspace in many terminals, hence the function keys.)
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -462,6 +462,27 @@ class ChatApp(App[None]):
         else:  # nothing streams yet (the model is loading): drop what waits for it
             while self.queue:
                 self._not_answered(self.queue.popleft(), "dropped with Esc before the model was ready")
+
+    # -- keys that no widget took ---------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        # A printable key reaches the app only when no widget took it: a modal (help, history, a
+        # chunk) is open, or focus is on the sources list. Text typed there must not vanish: the key
+        # closes the modal and goes into the prompt, where the user meant to type.
+        if event.is_printable and event.character is not None:
+            event.stop()
+            self._type_into_prompt(event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if not isinstance(self.screen.focused, TextArea):  # a TextArea took it already (and let it bubble)
+            event.stop()
+            self._type_into_prompt(event.text)
+
+    def _type_into_prompt(self, text: str) -> None:
+        if isinstance(self.screen, ModalScreen):
+            self.screen.dismiss(None)
+        self.prompt.insert(text)
+        self.prompt.focus()
 
     # -- commands -------------------------------------------------------------------------------
 

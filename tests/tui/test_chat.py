@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 from textual import events
 
-from codemm.tui.app import ChatApp, PromptArea
+from codemm.tui.app import ChatApp, ChunkScreen, HistoryScreen, PromptArea
 from codemm.tui.history import ChatHistory
 from tests.tui.fakes import ANSWER, FakeBackend
 
@@ -311,6 +311,43 @@ async def test_a_waiting_question_is_answered_in_its_own_conversation_after_clea
         assert backend.asked[0][0] == "first question"
         assert first is not None and history.messages(first)[-1].content == "".join(ANSWER)
         assert not app.query(".user")  # the new conversation's screen stays clean
+
+
+async def test_typing_while_a_modal_is_open_goes_into_the_prompt(tmp_path: Path) -> None:
+    app, _, _ = app_with(tmp_path)
+    async with app.run_test() as pilot:
+        await wait_idle(pilot, app)
+        prompt = app.query_one(PromptArea)
+        await send(pilot, "/help")
+        assert isinstance(app.screen, ChunkScreen)
+        await pilot.press("w", "h", "y")
+        assert not isinstance(app.screen, ChunkScreen)
+        assert prompt.text == "why" and app.focused is prompt
+
+        await pilot.press("f2")
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("space", "n", "o", "w")
+        assert not isinstance(app.screen, HistoryScreen) and prompt.text == "why now"
+
+        # a paste into a modal also lands once in the prompt
+        await send(pilot, "/help")
+        app.post_message(events.Paste(" pasted"))
+        await pilot.pause()
+        assert not isinstance(app.screen, ChunkScreen) and prompt.text == " pasted"
+        app.post_message(events.Paste("!"))
+        await pilot.pause()
+        assert prompt.text == " pasted!"
+
+        # focus on the sources list (not a text box): keys go to the prompt too
+        await send(pilot, "show sources")
+        await wait_idle(pilot, app)
+        prompt.clear()
+        app.query_one("#sources").focus()
+        await pilot.press("enter")  # opens the chunk
+        assert isinstance(app.screen, ChunkScreen)
+        await pilot.press("x")
+        await pilot.pause()
+        assert prompt.text == "x" and app.focused is prompt
 
 
 async def test_the_first_screen_says_what_to_do(tmp_path: Path) -> None:
