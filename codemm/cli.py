@@ -370,7 +370,9 @@ def chat(
     quant: QuantOpt = None,
     device: DeviceOpt = None,
     adapter: AdapterOpt = None,
-    continue_last: Annotated[bool, typer.Option("--continue", help="Resume the last conversation.")] = False,
+    continue_last: Annotated[
+        bool, typer.Option("--continue", help="Resume the last conversation, in its repository unless --repo.")
+    ] = False,
     backend: BackendOpt = None,
     api_base: ApiBaseOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
@@ -385,7 +387,8 @@ def chat(
     root = repo if repo is not None else _default_repo()
     if root is not None:
         root = check_repo_root(root)  # a bad --repo fails here, before the screen opens
-    run_chat(AskSession(settings, repo=root, adapter=adapter, k=4, map_tokens=256), continue_last)
+    session = AskSession(settings, repo=root, adapter=adapter, k=4, map_tokens=256)
+    run_chat(session, continue_last, repo_given=repo is not None)
 
 
 def _default_repo() -> Path | None:

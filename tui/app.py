@@ -1,8 +1,10 @@
-"""`codemm chat`: the Textual terminal UI. It presents the ask pipeline; generation runs in a
-worker thread and reaches the UI only through messages, so typing never waits for the model.
+"""`codemm chat`: the Textual terminal UI. It presents the ask pipeline; loading and generation run
+in worker threads and reach the UI only through messages, so typing never waits for the model.
+Questions sent while the model loads (or while an answer streams) wait in a queue, in order.
 
 Keys: Enter sends, Ctrl+J (or Alt+Enter) inserts a newline, Tab completes a /command, Esc stops the
-answer being generated, F2 opens history, F3 shows/hides the context panel, Ctrl+Q quits.
+answer being generated (or drops the questions still waiting), F2 opens history, F3 shows/hides the
+context panel, Ctrl+Q quits. Typing in a window like this one closes it and goes to the prompt.
 (Ctrl+H is Backspace in many terminals, hence the function keys.)
 """
 
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -23,7 +27,7 @@ from textual.widgets import Footer, Header, Label, ListItem, ListView, Markdown,
 
 from codemm.errors import CodemmError
 from codemm.session import AskSession
-from codemm.tui.history import ChatHistory
+from codemm.tui.history import ChatHistory, Conversation
 
 COMMANDS = {
     "/image": "PATH  attach a screenshot or diagram",
@@ -87,16 +91,38 @@ class AnswerDone(TextualMessage):
         self.cancelled = cancelled
 
 
-class WorkFailed(TextualMessage):
+class AnswerFailed(TextualMessage):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
 
 
-class LoadDone(TextualMessage):
-    def __init__(self, what: str) -> None:
+class LoadProgress(TextualMessage):
+    """A load step ended: its notice in the conversation says what happened."""
+
+    def __init__(self, notice: Static, text: str, error: str | None) -> None:
         super().__init__()
-        self.what = what
+        self.notice, self.text, self.error = notice, text, error
+
+
+class LoadFinished(TextualMessage):
+    def __init__(self, notice: Static, model_error: str | None, repo_indexed: bool) -> None:
+        super().__init__()
+        self.notice, self.model_error, self.repo_indexed = notice, model_error, repo_indexed
+
+
+@dataclass
+class Turn:
+    """A question on its way to an answer. Its answer bubble is mounted (hidden) when the question is
+    sent, so answers stay under their questions however long they wait; the placeholder says why
+    there is no answer yet, and is replaced by the answer's first token or by why it never came."""
+
+    conversation: int
+    question: str
+    question_id: int
+    answer_id: int
+    widget: Markdown
+    placeholder: Static
 
 
 class ChunkScreen(ModalScreen[None]):
@@ -146,21 +172,30 @@ class ChatApp(App[None]):
     ]
 
     def __init__(self, backend: AskSession, history: ChatHistory, conversation: int | None = None,
-                 load_model: bool = True) -> None:  # fmt: skip
+                 load_model: bool = True, repo_given: bool = False) -> None:  # fmt: skip
+        """`repo_given`: the user chose the repository (`--repo`), so resuming a conversation keeps it
+        instead of putting back the conversation's own."""
         super().__init__()
         self.backend, self.history = backend, history
         self.conversation = conversation
         self.load_on_start = load_model
+        self.repo_given = repo_given
         self.stream: Any = None
-        self.answer_widget: Markdown | None = None
         self.answer_text = ""
         self.pending = ""
         self.last_render = 0.0
-        self.answer_id = 0
         self.last_saved = 0.0
-        self.generating = False
         self.last_result: Any = None
         self.last_answer = ""
+        self.turn: Turn | None = None
+        self.queue: deque[Turn] = deque()
+        self.loads = 0  # load workers in flight; questions wait while any runs
+        self.loading_what = ""
+        self.model_error: str | None = None
+
+    @property
+    def generating(self) -> bool:
+        return self.turn is not None
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -178,14 +213,37 @@ class ChatApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The prompt lives on the first screen; a modal may be on top when it is needed.
+        self.prompt = self.query_one(PromptArea)
+        repo = self.backend.repo
         if self.conversation is None:
             self._new_conversation()
         else:
-            self._show_conversation(self.conversation)
-        self.query_one(PromptArea).focus()
-        self._update_status("loading model…" if self.load_on_start else "")
+            repo = self._show_conversation(self.conversation, keep_repo=self.repo_given) or repo
+        assert self.conversation is not None
+        if not self.history.messages(self.conversation):
+            self._add_welcome(repo)
+        self.prompt.focus()
         if self.load_on_start:
-            self._load(None, self.backend.repo)
+            self._start_load(None, repo)
+        self._update_status()
+
+    def _add_welcome(self, repo: Path | None) -> None:
+        where = f"Repository: {repo}" if repo else "Repository: none (/repo PATH picks one)"
+        self._add_notice(
+            "Type a question about your code and press Enter (Ctrl+J: new line).\n"
+            f"{where}  ·  Model: {self.backend.settings.model}\n"
+            "/help keys and commands  ·  /image PATH attach a screenshot\n"
+            "/repo PATH switch repository  ·  F2 earlier conversations",
+            "welcome",
+        )
+
+    def _add_notice(self, text: str, kind: str) -> Static:
+        # markup off: paths and error messages may hold [brackets]
+        notice = Static(text, markup=False, classes=f"notice {kind}")
+        self.query_one("#conversation", VerticalScroll).mount(notice)
+        notice.scroll_visible()
+        return notice
 
     # -- status and context -------------------------------------------------------------------
 
@@ -199,6 +257,10 @@ class ChatApp(App[None]):
         if self.last_result is not None and self.last_result.prepared is not None:
             p = self.last_result.prepared.prompt
             parts.append(f"context {p.tokens}/{p.budget + b.settings.max_new_tokens}")
+        if self.loads:
+            parts.append(self.loading_what + "…")
+        if self.queue:
+            parts.append(f"{len(self.queue)} waiting")
         if note:
             parts.append(note)
         self.query_one("#status", Static).update(" │ ".join(parts))
@@ -235,8 +297,9 @@ class ChatApp(App[None]):
         b = self.backend
         self.conversation = self.history.new_conversation(str(b.repo or ""), b.settings.model, b.adapter or "")
 
-    def _show_conversation(self, conversation: int) -> None:
-        """Shows a stored conversation and puts back what it was using: its images and adapter."""
+    def _show_conversation(self, conversation: int, keep_repo: bool = False) -> Path | None:
+        """Shows a stored conversation and puts back what it was using: its images and adapter now,
+        and returns its repository when that must be indexed again (None: keep the current one)."""
         self.backend.images[:] = self.history.images(conversation)
         self._show_images()
         stored = self.history.conversation(conversation)
@@ -249,38 +312,84 @@ class ChatApp(App[None]):
         log = self.query_one("#conversation", VerticalScroll)
         log.remove_children()
         for message in self.history.messages(conversation):
-            text = message.content + ("\n\n*(answer interrupted)*" if message.partial else "")
-            self._add_bubble(message.role, text, message.partial)
+            error = message.meta.get("error") if message.partial else None
+            if message.content or error is None:
+                text = message.content + ("\n\n*(answer interrupted)*" if message.partial and not error else "")
+                self._add_bubble(message.role, text, message.partial)
+            if error is not None:
+                self._add_notice(f"Not answered: {error}", "error")
             if message.role == "assistant":
                 self.last_answer = message.content
+        return None if stored is None or keep_repo else self._stored_repo(stored)
 
-    def _history_messages(self) -> list[dict[str, str]]:
-        if self.conversation is None:
-            return []
-        return [
-            {"role": m.role, "content": m.content} for m in self.history.messages(self.conversation) if not m.partial
-        ]
+    def _stored_repo(self, stored: Conversation) -> Path | None:
+        if not stored.repo:  # none recorded: whatever this chat was started with
+            return None
+        path = Path(stored.repo)
+        if path.is_dir():
+            return None if self.backend.repo is not None and path == self.backend.repo.resolve() else path
+        current = f"continuing with {self.backend.repo}" if self.backend.repo else "continuing without a repository"
+        text = f"This conversation's repository {stored.repo} no longer exists; {current}."
+        self._add_notice(text, "error")
+        self.notify(text, severity="warning", title="repository")
+        return None
+
+    def _history_before(self, turn: Turn) -> list[dict[str, str]]:
+        messages = self.history.messages(turn.conversation)
+        return [{"role": m.role, "content": m.content} for m in messages if m.id < turn.question_id and not m.partial]
 
     @on(PromptArea.Submitted)
     def _submitted(self, event: PromptArea.Submitted) -> None:
         if event.text.startswith("/"):
             self._command(event.text)
-        elif self.generating:
-            self.notify("an answer is still being generated (Esc stops it)", severity="warning")
         else:
             self._ask(event.text)
 
     def _ask(self, question: str) -> None:
         assert self.conversation is not None
-        history = self._history_messages()
-        self.history.add(self.conversation, "user", question)
+        question_id = self.history.add(self.conversation, "user", question)
         self._add_bubble("user", question)
+        answer_id = self.history.add(self.conversation, "assistant", "", partial=True)
+        widget = self._add_bubble("assistant", "", partial=True)
+        widget.display = False
+        if self.loads:
+            waiting = f"Waiting: {self.loading_what}… (answered when it is ready; Esc drops it)"
+        elif self.turn is not None or self.queue:
+            waiting = "Waiting for the answer above… (Esc stops that one)"
+        else:
+            waiting = "thinking…"
+        placeholder = self._add_notice(waiting, "waiting")
+        self.queue.append(Turn(self.conversation, question, question_id, answer_id, widget, placeholder))
+        self._next()
+        self._update_status()
+
+    def _next(self) -> None:
+        """Starts the oldest waiting question, if nothing is loading or generating."""
+        if self.turn is not None or self.loads or not self.queue:
+            return
+        turn = self.turn = self.queue.popleft()
+        if self.backend.model is None:
+            reason = f"the model could not be loaded ({self.model_error})" if self.model_error else "no model is loaded"
+            self._not_answered(turn, f"{reason}; load one with /model NAME and ask again")
+            return
+        self.stream = None
         self.answer_text = self.pending = ""
-        self.answer_widget = self._add_bubble("assistant", "", partial=True)
-        self.answer_id = self.history.add(self.conversation, "assistant", "", partial=True)
-        self.generating = True
+        turn.placeholder.update("thinking…")
         self._update_status("thinking…")
-        self._generate(question, history)
+        self._generate(turn.question, self._history_before(turn))
+
+    def _not_answered(self, turn: Turn, reason: str) -> None:
+        """Says in the conversation (and in the stored answer) why a question got no answer, then moves on."""
+        turn.placeholder.update(f"Not answered: {reason}")
+        turn.placeholder.remove_class("waiting")
+        turn.placeholder.add_class("error")
+        turn.placeholder.display = True  # hidden if it failed after the first tokens
+        self.history.update(turn.answer_id, self.answer_text if turn is self.turn else "", partial=True,
+                            meta={"error": reason})  # fmt: skip
+        if turn is self.turn:
+            self.turn = None
+        self._next()
+        self._update_status()
 
     @work(thread=True, exclusive=True, group="generate")
     def _generate(self, question: str, history: list[dict[str, str]]) -> None:
@@ -294,27 +403,33 @@ class ChatApp(App[None]):
             result = self.backend.finish("".join(pieces), stream, prepared)
             self.post_message(AnswerDone(result, stream.stats.stop_reason == "cancelled"))
         except CodemmError as exc:
-            self.post_message(WorkFailed(str(exc)))
+            self.post_message(AnswerFailed(str(exc)))
         except Exception as exc:  # a bug: keep the app alive and say what happened
-            self.post_message(WorkFailed(f"{type(exc).__name__}: {exc}"))
+            self.post_message(AnswerFailed(f"{type(exc).__name__}: {exc}"))
 
     def on_answer_token(self, message: AnswerToken) -> None:
+        turn = self.turn
+        assert turn is not None
+        if not self.answer_text:
+            turn.widget.display = True
+            turn.placeholder.display = False  # kept: it says why, should the answer fail half-way
         self.answer_text += message.text
         self.pending += message.text
         # Re-rendering Markdown per token would starve the keyboard: render at most every RENDER_EVERY_S,
         # appending only the new text (Markdown.append updates just the blocks that changed).
-        if self.answer_widget is not None and time.monotonic() - self.last_render > RENDER_EVERY_S:
-            self.answer_widget.append(self.pending)
+        if turn.widget.is_attached and time.monotonic() - self.last_render > RENDER_EVERY_S:
+            turn.widget.append(self.pending)
             self.pending = ""
             self.last_render = time.monotonic()
-            self.answer_widget.scroll_visible(animate=False)
+            turn.widget.scroll_visible(animate=False)
         if time.monotonic() - self.last_saved > SAVE_EVERY_S:  # a kill loses at most this much
-            self.history.update(self.answer_id, self.answer_text, partial=True)
+            self.history.update(turn.answer_id, self.answer_text, partial=True)
             self.last_saved = time.monotonic()
 
     def on_answer_done(self, message: AnswerDone) -> None:
+        turn = self.turn
+        assert turn is not None
         result = message.result
-        self.generating = False
         self.last_result = result
         text = result.answer
         if message.cancelled:
@@ -323,25 +438,51 @@ class ChatApp(App[None]):
         if marks:
             text += "\n\nSources: " + ", ".join(marks)
         self.last_answer = result.answer
-        self.history.update(self.answer_id, result.answer, partial=message.cancelled,
+        self.history.update(turn.answer_id, result.answer, partial=message.cancelled,
                             meta={"citations": [c.as_json() for c in result.citations]})  # fmt: skip
-        if self.answer_widget is not None:
-            self.answer_widget.update(text)
-            self.answer_widget.remove_class("partial")
+        turn.placeholder.remove()
+        if turn.widget.is_attached:
+            turn.widget.display = True
+            turn.widget.update(text)
+            turn.widget.remove_class("partial")
         self._show_sources(result)
+        self.turn = None
         self._update_status("stopped" if message.cancelled else "", result.stream.stats.tokens_per_s)
+        self._next()
 
-    def on_work_failed(self, message: WorkFailed) -> None:
-        self.generating = False
-        if self.answer_widget is not None and not self.answer_text:
-            self.answer_widget.remove()
-            self.answer_widget = None
+    def on_answer_failed(self, message: AnswerFailed) -> None:
+        assert self.turn is not None
         self.notify(message.error, severity="error", title="codemm")
-        self._update_status()
+        self._not_answered(self.turn, message.error)
 
     def action_cancel(self) -> None:
-        if self.generating and self.stream is not None:
-            self.stream.cancel()
+        if self.turn is not None:
+            if self.stream is not None:
+                self.stream.cancel()
+        else:  # nothing streams yet (the model is loading): drop what waits for it
+            while self.queue:
+                self._not_answered(self.queue.popleft(), "dropped with Esc before the model was ready")
+
+    # -- keys that no widget took ---------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        # A printable key reaches the app only when no widget took it: a modal (help, history, a
+        # chunk) is open, or focus is on the sources list. Text typed there must not vanish: the key
+        # closes the modal and goes into the prompt, where the user meant to type.
+        if event.is_printable and event.character is not None:
+            event.stop()
+            self._type_into_prompt(event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if not isinstance(self.screen.focused, TextArea):  # a TextArea took it already (and let it bubble)
+            event.stop()
+            self._type_into_prompt(event.text)
+
+    def _type_into_prompt(self, text: str) -> None:
+        if isinstance(self.screen, ModalScreen):
+            self.screen.dismiss(None)
+        self.prompt.insert(text)
+        self.prompt.focus()
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -361,6 +502,7 @@ class ChatApp(App[None]):
             self.backend.images.clear()
             self._show_images()
             self.last_answer = ""
+            self._add_welcome(self.backend.repo)
         elif name == "/history":
             self.action_history()
         elif name == "/save":
@@ -372,12 +514,15 @@ class ChatApp(App[None]):
         elif name == "/adapter":
             self._switch_adapter(arg)
         elif name == "/repo":
-            self._load(None, Path(arg).expanduser() if arg else None, repo_only=True)
+            if not arg:
+                self.notify(f"/repo needs a path (now: {self.backend.repo or 'none'})", severity="warning")
+            else:
+                self._start_load(None, Path(arg).expanduser(), load_model=False)
         elif name == "/model":
             if not arg:
                 self.notify("/model needs a model name, directory or .gguf", severity="warning")
             else:
-                self._load(arg, None, model_only=True)
+                self._start_load(arg, None)
 
     def _save(self, arg: str) -> None:
         if not arg:
@@ -433,22 +578,66 @@ class ChatApp(App[None]):
         self.notify(f"adapter {self.backend.adapter or 'off'}")
         self._update_status()
 
-    @work(thread=True, group="load")
-    def _load(self, model: str | None, repo: Path | None, model_only: bool = False, repo_only: bool = False) -> None:
-        try:
-            if not repo_only:
-                self.post_message(LoadDone(f"model {self.backend.load_model(model).name} ready"))
-            if not model_only and repo is not None:
-                self.backend.set_repo(repo)
-                self.post_message(LoadDone(f"repository {self.backend.repo} indexed"))
-        except CodemmError as exc:
-            self.post_message(WorkFailed(str(exc)))
-        except Exception as exc:
-            self.post_message(WorkFailed(f"{type(exc).__name__}: {exc}"))
+    # -- loading --------------------------------------------------------------------------------
 
-    def on_load_done(self, message: LoadDone) -> None:
-        self.notify(message.what)
+    def _start_load(self, model: str | None, repo: Path | None, load_model: bool = True) -> None:
+        steps = [f"loading model {model or self.backend.settings.model}"] if load_model else []
+        if repo is not None:
+            steps.append(f"indexing repository {repo}")
+        if not steps:
+            return
+        self.loading_what = ", then ".join(steps)
+        notice = self._add_notice(self.loading_what[0].upper() + self.loading_what[1:] + "…", "loading")
+        self.loads += 1
         self._update_status()
+        self._load(notice, model, repo, load_model)
+
+    @work(thread=True, group="load")
+    def _load(self, notice: Static, model: str | None, repo: Path | None, load_model: bool) -> None:
+        """Loads the model and then indexes the repository, each step reported in `notice`; a failed
+        model load still indexes the repository, since /model can fix the first and keep the second."""
+        done: list[str] = []
+        model_error: str | None = None
+        repo_indexed = False
+        if load_model:
+            spec = model or self.backend.settings.model
+            model_error = _attempt(lambda: self.backend.load_model(model))
+            if model_error is None and self.backend.model is not None:
+                done.append(f"Model {self.backend.model.name} ready.")
+            else:
+                still = f"; still using {self.backend.model.name}" if self.backend.model is not None else ""
+                done.append(f"Could not load model {spec}: {model_error}{still}.")
+            more = f"\nIndexing repository {repo}…" if repo is not None else ""
+            self.post_message(LoadProgress(notice, "\n".join(done) + more, model_error))
+        if repo is not None:
+            repo_error = _attempt(lambda: self.backend.set_repo(repo))
+            repo_indexed = repo_error is None
+            if repo_indexed:
+                done.append(f"Repository {self.backend.repo} indexed.")
+            else:
+                still = f"still using {self.backend.repo}" if self.backend.repo else "answering without a repository"
+                done.append(f"Could not index repository {repo}: {repo_error}; {still}.")
+            self.post_message(LoadProgress(notice, "\n".join(done), repo_error))
+        self.post_message(LoadFinished(notice, model_error, repo_indexed))
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        message.notice.update(message.text)
+        if message.error is not None:
+            message.notice.add_class("error")
+            self.notify(message.error, severity="error", title="codemm")
+        self._update_status()
+
+    def on_load_finished(self, message: LoadFinished) -> None:
+        self.loads -= 1
+        message.notice.remove_class("loading")
+        if message.model_error is not None:
+            self.model_error = message.model_error
+        elif self.backend.model is not None:
+            self.model_error = None
+        if message.repo_indexed and self.conversation is not None:
+            self.history.set_repo(self.conversation, self.backend.repo)
+        self._update_status()
+        self._next()
 
     # -- screens --------------------------------------------------------------------------------
 
@@ -456,7 +645,9 @@ class ChatApp(App[None]):
         def opened(conversation: int | None) -> None:
             if conversation is not None:
                 self.conversation = conversation
-                self._show_conversation(conversation)
+                repo = self._show_conversation(conversation)
+                if repo is not None:
+                    self._start_load(None, repo, load_model=False)
                 self._update_status()
 
         self.push_screen(HistoryScreen(self.history), opened)
@@ -465,7 +656,18 @@ class ChatApp(App[None]):
         self.query_one("#context").toggle_class("hidden")
 
 
-def run_chat(backend: AskSession, continue_last: bool = False) -> None:
+def _attempt(step: Any) -> str | None:
+    """Runs a load step; the one-line error a user sees if it fails."""
+    try:
+        step()
+    except CodemmError as exc:
+        return str(exc)
+    except Exception as exc:  # a bug: keep the app alive and say what happened
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def run_chat(backend: AskSession, continue_last: bool = False, repo_given: bool = False) -> None:
     history = ChatHistory()
     conversation = history.last_conversation() if continue_last else None
-    ChatApp(backend, history, conversation).run()
+    ChatApp(backend, history, conversation, repo_given=repo_given).run()

@@ -115,6 +115,11 @@ class ChatHistory:
         with self.db:
             self.db.execute("UPDATE conversations SET adapter = ? WHERE id = ?", (adapter or "", conversation))
 
+    def set_repo(self, conversation: int, repo: Path | None) -> None:
+        """The repository the conversation now uses: what `codemm chat --continue` puts back."""
+        with self.db:
+            self.db.execute("UPDATE conversations SET repo = ? WHERE id = ?", (str(repo or ""), conversation))
+
     def add_image(self, conversation: int, image: ImageText) -> None:
         """The image's text (OCR or diagram source), not its path: the file may move or change."""
         with self.db:

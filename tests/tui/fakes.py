@@ -10,6 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from textual.worker import get_current_worker
+
 from codemm.citations import Citation
 from codemm.config import Settings
 from codemm.errors import BadInputError
@@ -57,12 +59,19 @@ class FakeBackend:
     delay: float = 0.0
     tokens: list[str] = field(default_factory=lambda: list(ANSWER))
     fail_model: bool = False
+    # Set: load_model waits for it, so a test can act while the model is still loading.
+    load_gate: threading.Event | None = None
     asked: list[tuple[str, list[dict[str, str]]]] = field(default_factory=list)
     streams: list[FakeStream] = field(default_factory=list)
 
     def load_model(self, spec: str | None = None) -> Any:
+        if self.load_gate is not None:
+            # a closing app cancels its workers: stop waiting then, or the app's exit waits for the test
+            worker = get_current_worker()
+            while not self.load_gate.wait(0.02) and not worker.is_cancelled:
+                pass
         if self.fail_model or (spec and spec.startswith("/nonexistent")):
-            raise BadInputError(f"model '{spec}' not found")
+            raise BadInputError(f"model '{spec or self.settings.model}' not found")
         self.model = SimpleNamespace(name=spec or "fake-model")
         return self.model
 
