@@ -1,12 +1,16 @@
 # Two entry points (see README): `make demo` and `make test`. Both set up .venv first.
+# `make test` also builds the llamacpp extra once (cached): its real-engine tests run in CI.
 VENV ?= .venv
 BIN := $(VENV)/bin
 SAMPLE := examples/sample-repo
 
-.PHONY: setup demo test lint unit e2e bench
+.PHONY: setup setup-llamacpp demo test lint unit e2e bench
 
 setup:
 	@scripts/setup.sh
+
+setup-llamacpp: setup
+	@scripts/setup-llamacpp.sh
 
 demo: setup
 	$(BIN)/codemm ask "Where is parse_due_date defined and what does it return?" --repo $(SAMPLE) --verbose
@@ -16,11 +20,11 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: setup-llamacpp lint
 	$(BIN)/pytest -q
 
 unit: setup
-	$(BIN)/pytest -q -m "not e2e"
+	$(BIN)/pytest -q -m "not e2e and not llamacpp"
 
 bench: setup
 	$(BIN)/codemm bench generate
