@@ -3,6 +3,9 @@ row permutation checked against transformers' own GGUF loader, and refusals."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -172,3 +175,17 @@ def test_unknown_adapter_and_unsupported_architecture(tmp_path: Path) -> None:
     store_on_checkpoint("gpt", tmp_path / "gpt2", r=2, lora_alpha=4, target_modules=["c_attn"])
     with pytest.raises(BadInputError, match="is a 'gpt2' model; GGUF export supports llama, qwen2, qwen3"):
         export_gguf("gpt")
+
+
+def test_cli_prints_the_path_and_validates_the_format(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    store_on_checkpoint("cli", tiny_llama_dir, r=4, lora_alpha=8, target_modules=["q_proj"])
+
+    def codemm(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "codemm.cli", "adapters", "export", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), timeout=300)
+
+    done = codemm("cli", "--format", "gguf", "--out", str(tmp_path / "cli.gguf"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(tmp_path / "cli.gguf") and (tmp_path / "cli.gguf").is_file()
+    wrong = codemm("cli", "--format", "onnx")
+    assert wrong.returncode == 2 and wrong.stderr.strip() == "codemm: error: unknown export format 'onnx' (use gguf)"
