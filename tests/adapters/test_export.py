@@ -164,6 +164,22 @@ def test_unsupported_adapters_are_refused_in_one_line(tiny_llama_dir: Path, lora
     assert not (adapter_dir("odd") / "adapter.gguf").exists()
 
 
+def test_a_module_llama_cpp_has_no_tensor_for_is_named(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from codemm.adapters.export import BaseModelInfo, lora_tensors
+
+    # No stock llama layer has such a module; a custom model (or a fused projection) could.
+    pairs = {f"base_model.model.model.layers.0.{m}.lora_{p}.weight": torch.ones(2, 2)
+             for m in ("self_attn.q_proj", "mlp.router_proj") for p in "AB"}  # fmt: skip
+    save_file(pairs, tmp_path / "adapter_model.safetensors")
+    base = BaseModelInfo(
+        "llama", n_head=1, n_head_kv=1, n_blocks=1, shapes={"blk.0.attn_q.weight": (2, 2)}, gguf_names=True
+    )
+    with pytest.raises(BadInputError, match="llama.cpp's llama has no tensor for target module.s. router_proj$"):
+        lora_tensors("custom", tmp_path / "adapter_model.safetensors", {"lora_alpha": 2}, base)
+
+
 def test_unknown_adapter_and_unsupported_architecture(tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM, GPT2Config
 
