@@ -243,6 +243,22 @@ def adapters_merge(
     typer.echo(f"merged checkpoint written to {merge_adapter(name, out)} (use it with --model)")
 
 
+@adapters_app.command("export")
+def adapters_export(
+    name: Annotated[str, typer.Argument()],
+    fmt: Annotated[str, typer.Option("--format", help="Output format: gguf (a llama.cpp LoRA).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file (default: adapter.gguf in the adapter's folder).")
+    ] = None,
+) -> None:
+    """Export an adapter for another engine: gguf is a LoRA for llama.cpp (llama-server --lora FILE)."""
+    from codemm.adapters.export import export_gguf
+
+    if fmt != "gguf":
+        raise BadInputError(f"unknown export format '{fmt}' (use gguf)")
+    typer.echo(str(export_gguf(name, out)))
+
+
 def _eval_progress(as_json: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
