@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
 
-from codemm import __version__
-from codemm.config import BACKENDS, DEVICES, QUANTS, load_settings
-from codemm.errors import BadInputError, CodemmError, error_from_oserror
+def _exit_interrupted(*_: object) -> None:
+    """Exit 130 at once. A normal interpreter exit would tear down torch, tokenizers and llama.cpp
+    while one of their threads may still be inside C++ code, which aborts with `terminate called`
+    and exit 134; a second Ctrl-C during the teardown would do the same."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, RuntimeError, ValueError):  # a signal can land inside another write
+        sys.stdout.flush()
+    os.write(2, b"codemm: interrupted\n")
+    os._exit(130)
+
+
+# Ctrl-C anywhere (the imports below take seconds with torch) exits 130 with one line: typer would
+# turn a KeyboardInterrupt into a silent exit 130 after a teardown that can abort. Commands that must
+# finish something first install their own handler (adapter training checkpoints, then exits).
+signal.signal(signal.SIGINT, _exit_interrupted)
+
+import typer  # noqa: E402
+
+from codemm import __version__  # noqa: E402
+from codemm.config import BACKENDS, DEVICES, QUANTS, load_settings  # noqa: E402
+from codemm.errors import BadInputError, CodemmError, error_from_oserror  # noqa: E402
 
 app = typer.Typer(
     help="codemm: a local, multimodal code-LLM assistant.",
@@ -768,8 +787,7 @@ def main() -> None:
         typer.echo(f"codemm: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.echo("codemm: interrupted", err=True)
-        sys.exit(130)
+        _exit_interrupted()
     except OSError as exc:
         if debug:
             raise

@@ -66,10 +66,8 @@ class AskSession:
         self.repo, self.index = index.root, index
 
     def set_adapter(self, name: str | None) -> None:
-        from codemm.adapters.store import read_card
-
-        if name is not None:
-            read_card(name)  # an unknown adapter: a clear error before touching the model
+        """Each engine checks the name where adapters live: the local store (transformers,
+        llama.cpp) or the server's model list (openai: an adapter may exist only there)."""
         if self.model is not None:
             if name is not None:
                 self._check_adapters(self.model)

@@ -276,8 +276,10 @@ class OpenAIModel:
 
     def _pieces(self, response: Any, stats: GenerationStats, cancel: threading.Event, started: float) -> Iterator[str]:
         finish = ""
+        chunks = 0
         try:
             for chunk in response:
+                chunks += 1
                 if chunk.usage is not None:
                     stats.prompt_tokens = chunk.usage.prompt_tokens or stats.prompt_tokens
                     stats.new_tokens = chunk.usage.completion_tokens or stats.new_tokens
@@ -303,6 +305,14 @@ class OpenAIModel:
         finally:
             response.close()  # the server sees the disconnect and stops generating
             stats.total_s = time.perf_counter() - started
+        if chunks == 0 and not cancel.is_set():
+            stats.stop_reason = "interrupted"
+            # llama-cpp-python's server ends a stream this way when the prompt exceeds its window.
+            raise ModelServerError(
+                f"the model server at {self.api_base} closed the stream without an answer; a prompt longer "
+                f"than its context window does this (codemm budgeted {self.context_window} tokens, from "
+                f"{self.info.context_source}): set context_window to the server's"
+            )
         stats.stop_reason = "cancelled" if cancel.is_set() else ("length" if finish == "length" else "eos")
 
     def set_adapter(self, name: str | None) -> None:
