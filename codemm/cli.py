@@ -596,16 +596,35 @@ def bench_generate(
 
 
 def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False) -> tuple[Any, Any]:
-    """Opens and refreshes the repo's index, with a progress bar on stderr for big repos."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Opens and refreshes the repo's index, with a progress bar on stderr for big repos: one bar
+    per phase (waiting for another codemm, parsing files, embedding chunks), each with its own ETA."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from codemm.repo.index import RepoIndex
+    from codemm.repo.index import EMBEDDING, PARSING, WAITING, RepoIndex
 
+    labels = {WAITING: "waiting for another codemm indexing this repo", PARSING: "indexing", EMBEDDING: "embedding"}
     index = RepoIndex(repo)
-    columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
-        task = bar.add_task("index", total=None)
-        stats = index.refresh(embed=embed, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        task = bar.add_task(labels[PARSING], total=None)
+        shown = [PARSING]
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase != shown[0]:  # a new phase: its own label, count and ETA (reset restarts the clock)
+                shown[0] = phase
+                bar.reset(task, description=labels.get(phase, phase), total=total or None, completed=done)
+            else:
+                bar.update(task, completed=done, total=total or None)
+
+        stats = index.refresh(embed=embed, progress=progress)
     if stats.files == 0:
         skipped = ", ".join(f"{n} {reason}" for reason, n in stats.skipped.items()) or "none"
         typer.echo(f"codemm: note: no indexable files in {index.root} (skipped: {skipped})", err=True)
