@@ -644,12 +644,17 @@ def index_cmd(
         _print_json(summary)
         return
     langs = ", ".join(f"{lang} {n}" for lang, n in stats.languages.items())
-    skipped = ", ".join(f"{reason} {n}" for reason, n in stats.skipped.items()) or "none"
     typer.echo(
         f"{index.root}: {stats.files} files ({langs}), {stats.lines} lines, {stats.symbols} symbols, "
         f"{stats.chunks} chunks; re-parsed {stats.parsed}, embedded {stats.embedded} in {stats.seconds:.2f}s"
     )
-    typer.echo(f"skipped: {skipped}")
+    skipped, most = stats.skipped_files, 20  # the text names at most 20; --json lists them all
+    counts = ", ".join(f"{reason} {n}" for reason, n in stats.skipped.items())
+    typer.echo(f"skipped: {len(skipped)} files ({counts})" if skipped else "skipped: none")
+    for skipped_path, reason in skipped[:most]:
+        typer.echo(f"  {skipped_path} ({reason})")
+    if len(skipped) > most:
+        typer.echo(f"  and {len(skipped) - most} more (--json lists them all)")
     typer.echo(f"index: {index.db_path}")
 
 

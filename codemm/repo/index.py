@@ -68,6 +68,9 @@ class IndexStats:
     symbols: int = 0
     chunks: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    """How many files were skipped, by reason."""
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    """Each skipped file and why, by path."""
     parsed: int = 0
     """Files parsed by this refresh (0 when nothing changed)."""
     lines: int = 0
@@ -78,7 +81,9 @@ class IndexStats:
     """Chunks embedded by this refresh."""
 
     def as_json(self) -> dict[str, Any]:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        data = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        data["skipped_files"] = [{"path": path, "reason": reason} for path, reason in self.skipped_files]
+        return data
 
 
 @dataclass
@@ -326,6 +331,7 @@ class RepoIndex:
             symbols=db.execute("SELECT COUNT(*) FROM symbols").fetchone()[0],
             chunks=db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
             skipped=dict(Counter(r for (r,) in db.execute("SELECT reason FROM skipped"))),
+            skipped_files=self.skipped(),
             lines=db.execute("SELECT COALESCE(SUM(lines), 0) FROM files").fetchone()[0],
         )
 

@@ -204,4 +204,22 @@ def test_cli_index_counts_huge_files_links_and_syntax_errors(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["skipped"] == {"too large": 1, "link outside repo": 1}
+    assert summary["skipped_files"] == [{"path": "etc", "reason": "link outside repo"},
+                                        {"path": "huge.py", "reason": "too large"}]  # fmt: skip
     assert summary["files"] == 1 and summary["symbols"] >= 1
+
+
+def test_cli_index_names_skipped_files_and_counts_the_rest(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "main.py").write_text("def main():\n    return 0\n")
+    names = [f"blob{n:02}.py" for n in range(25)]
+    for name in names:
+        (repo / name).write_bytes(b"\0\1" * 20)
+    args = [sys.executable, "-m", "codemm.cli", "index", str(repo), "--no-embed"]
+    text = subprocess.run(args, capture_output=True, text=True).stdout.splitlines()
+    listed = [line.strip() for line in text if line.startswith("  ")]
+    assert "skipped: 25 files (binary 25)" in text
+    assert listed == [f"{name} (binary)" for name in names[:20]] + ["and 5 more (--json lists them all)"]
+    summary = json.loads(subprocess.run([*args, "--json"], capture_output=True, text=True).stdout)
+    assert [f["path"] for f in summary["skipped_files"]] == names
