@@ -674,7 +674,11 @@ def map_cmd(
     tokenizer = load_tokenizer(settings.model)
     index, _ = _refresh_index(path, embed=False)
     repo_map = build_repo_map(index, lambda text: len(tokenizer.encode(text)), tokens, focus)
-    typer.echo(repo_map.text)
+    if repo_map.text:
+        typer.echo(repo_map.text)
+    # The footer goes to stderr (stdout stays a clean map); flushing stdout first keeps it on a line
+    # of its own, after the map, when both streams share a terminal or a pipe.
+    sys.stdout.flush()
     typer.echo(f"[{repo_map.shown} of {repo_map.total} definitions, {repo_map.tokens} tokens]", err=True)
 
 

@@ -4,6 +4,8 @@ each method listed under its class."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,14 @@ def test_a_method_that_ranks_alone_still_shows_its_class(library: RepoIndex) -> 
     shown = render(ranked, names.index("prepare") + 1)
     assert "class Request" in shown and outline(shown)["shelf/models.py"][-2:] == [
         (5, False, "class Request"), (9, True, "def prepare(self) -> bytes")]  # fmt: skip
+
+
+def test_cli_map_footer_is_a_line_of_its_own(library: RepoIndex, tiny_llama_dir: Path) -> None:
+    # stdout and stderr in one pipe, as in a terminal: the map, then the footer on its own line.
+    proc = subprocess.run([sys.executable, "-m", "codemm.cli", "map", str(library.root), "--model", str(tiny_llama_dir)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    footer = [n for n, line in enumerate(lines) if "definitions," in line]
+    assert footer == [len(lines) - 1] and re.fullmatch(r"\[(\d+) of \1 definitions, \d+ tokens\]", lines[-1])
+    assert lines[lines.index("shelf/models.py:") + 1].endswith("│ class Request")
