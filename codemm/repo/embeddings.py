@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +47,9 @@ def _encoder() -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def embed_texts(texts: list[str]) -> np.ndarray:
-    """L2-normalised mean-pooled sentence embeddings, shape (len(texts), 384)."""
+def embed_texts(texts: list[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """L2-normalised mean-pooled sentence embeddings, shape (len(texts), 384); ``progress(done,
+    total)`` after each batch."""
     import torch
 
     if not texts:
@@ -67,6 +69,8 @@ def embed_texts(texts: list[str]) -> np.ndarray:
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+            if progress:
+                progress(min(lo + BATCH, len(texts)), len(texts))
     return np.concatenate(out).astype(np.float32)
 
 
@@ -74,8 +78,9 @@ def chunk_document(path: str, text: str) -> str:
     return f"{path}\n{text}"
 
 
-def embed_missing(index: RepoIndex) -> int:
-    """Embeds the index's chunks that have no vector yet; returns how many it embedded."""
+def embed_missing(index: RepoIndex, progress: Callable[[int, int], None] | None = None) -> int:
+    """Embeds the index's chunks that have no vector yet; returns how many it embedded. Reports
+    ``progress(0, total)`` before the model loads (seconds), then after each batch."""
     rows = index.db.execute(
         "SELECT DISTINCT c.sha, c.path, c.text FROM chunks c LEFT JOIN embeddings e "
         "ON e.sha = c.sha AND e.model = ? WHERE e.sha IS NULL",
@@ -83,7 +88,9 @@ def embed_missing(index: RepoIndex) -> int:
     ).fetchall()
     if not rows:
         return 0
-    vectors = embed_texts([chunk_document(path, text) for _, path, text in rows])
+    if progress:
+        progress(0, len(rows))
+    vectors = embed_texts([chunk_document(path, text) for _, path, text in rows], progress)
     with index.db:
         index.db.executemany(
             "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",

@@ -1,9 +1,16 @@
 """The persistent, incremental repository index (SQLite).
 
 One database per repository root, at ``<cache>/index/<sha256(root)[:16]>/index.sqlite``. A file is
-re-parsed only when its size or mtime changed and its content hash differs. Parsing happens
-outside any lock; writes go in one IMMEDIATE transaction with WAL and a busy timeout, so two codemm
-processes indexing the same repo at once both finish with a consistent index.
+re-parsed only when its size or mtime changed and its content hash differs.
+
+One refresh at a time per index: a refresh holds a file lock next to the database
+(``index.sqlite.lock``), so a second codemm indexing the same repo waits for the first and then
+finds the files parsed and the chunks embedded (each chunk is embedded once, not once per
+process). The lock is the operating system's, released when its holder exits, even by a crash.
+Writes still go in one IMMEDIATE transaction with WAL and a busy timeout, for readers.
+
+Progress is reported per phase (``progress(phase, done, total)``): ``waiting`` for the lock,
+``parsing`` files, ``embedding`` chunks, so a caller can label each and show its own ETA.
 """
 
 from __future__ import annotations
@@ -32,6 +39,10 @@ from codemm.repo.walk import (
 )
 
 SCHEMA_VERSION = 1
+WAITING, PARSING, EMBEDDING = "waiting", "parsing", "embedding"
+"""Phases a refresh reports to its progress callback."""
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``; ``total`` is 0 while it is not known (waiting)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha TEXT, size INTEGER, mtime_ns INTEGER,
@@ -57,6 +68,9 @@ class IndexStats:
     symbols: int = 0
     chunks: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    """How many files were skipped, by reason."""
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    """Each skipped file and why, by path."""
     parsed: int = 0
     """Files parsed by this refresh (0 when nothing changed)."""
     lines: int = 0
@@ -67,7 +81,9 @@ class IndexStats:
     """Chunks embedded by this refresh."""
 
     def as_json(self) -> dict[str, Any]:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        data = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        data["skipped_files"] = [{"path": path, "reason": reason} for path, reason in self.skipped_files]
+        return data
 
 
 @dataclass
@@ -191,14 +207,34 @@ class RepoIndex:
 
     # -- refresh -------------------------------------------------------------------------------
 
+    @property
+    def lock_path(self) -> Path:
+        return self.db_path.with_name(self.db_path.name + ".lock")
+
     def refresh(
         self,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         embed: bool = True,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
     ) -> IndexStats:
-        """Brings the index up to date with the working tree; returns what it holds and what it did."""
+        """Brings the index up to date with the working tree; returns what it holds and what it did.
+        Waits while another process refreshes the same index (see the module's docstring)."""
+        from filelock import FileLock, Timeout
+
         started = time.perf_counter()
+        lock = FileLock(self.lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if progress:
+                progress(WAITING, 0, 0)
+            lock.acquire()
+        try:
+            return self._refresh(max_file_bytes, embed, progress, started)
+        finally:
+            lock.release()
+
+    def _refresh(self, max_file_bytes: int, embed: bool, progress: Progress | None, started: float) -> IndexStats:
         walked = walk_repo(self.root, max_file_bytes, sniff=False)  # the parse sniffs what it reads
         known = {row[0]: row[1:] for row in self.db.execute("SELECT path, sha, size, mtime_ns FROM files")}
         todo: list[SourceFile] = []
@@ -207,7 +243,7 @@ class RepoIndex:
             if not (old and old[1] == file.size and old[2] == file.mtime_ns):
                 todo.append(file)
             elif progress:
-                progress(done, len(walked.files))
+                progress(PARSING, done, len(walked.files))
         parse_started = time.perf_counter()
         try:
             parsed = self._write(walked, todo, known, progress)
@@ -223,7 +259,8 @@ class RepoIndex:
             from codemm.repo.embeddings import embed_missing
 
             embed_started = time.perf_counter()
-            stats.embedded = embed_missing(self)
+            on_batch = (lambda done, total: progress(EMBEDDING, done, total)) if progress else None
+            stats.embedded = embed_missing(self, on_batch)
             stats.embed_seconds = time.perf_counter() - embed_started
         stats.seconds = time.perf_counter() - started
         return stats
@@ -233,7 +270,7 @@ class RepoIndex:
         walked: WalkResult,
         todo: list[SourceFile],
         known: dict[str, tuple[Any, ...]],
-        progress: Callable[[int, int], None] | None,
+        progress: Progress | None,
     ) -> int:
         """Parses ``todo`` and writes the results in one transaction, as they arrive; returns how
         many files were (re)parsed into the index."""
@@ -246,7 +283,7 @@ class RepoIndex:
             parsed = 0
             for done, (file, outcome) in enumerate(zip(todo, _parse_all(todo), strict=True), 1):
                 if progress:
-                    progress(offset + done, len(walked.files))
+                    progress(PARSING, offset + done, len(walked.files))
                 if isinstance(outcome, str):
                     walked.skipped.append((file.path, outcome))
                     continue
@@ -294,6 +331,7 @@ class RepoIndex:
             symbols=db.execute("SELECT COUNT(*) FROM symbols").fetchone()[0],
             chunks=db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
             skipped=dict(Counter(r for (r,) in db.execute("SELECT reason FROM skipped"))),
+            skipped_files=self.skipped(),
             lines=db.execute("SELECT COALESCE(SUM(lines), 0) FROM files").fetchone()[0],
         )
 

@@ -3,10 +3,15 @@ rendered as an outline within a token budget (after aider's repo map).
 
 Files are nodes; a file that references an identifier points at each file that defines it, with
 aider's weights. The graph comes from the index (cached per file); only PageRank runs per question.
+Where aider's ranking put the wrong things first on real libraries (requests), codemm differs:
+a capitalised name (``Session``) counts as specific however short; ``str`` in a Python file is the
+builtin unless the file imports it; a class is credited with its methods' use; module constants
+weigh a tenth. Methods are shown indented under their class.
 """
 
 from __future__ import annotations
 
+import builtins
 import math
 import re
 from collections import Counter, defaultdict
@@ -18,7 +23,16 @@ from codemm.repo.index import RepoIndex
 from codemm.repo.retrieve import symbol_scores
 from codemm.repo.symbols import Reference, Symbol
 
-SPECIFIC = re.compile(r"^(?=.{8,})(?:[a-z0-9]+_[a-z0-9_]+|[A-Za-z][a-z0-9]+[A-Z][A-Za-z0-9]*)$")
+# Names that mean one thing: snake_case or mixed case (getURL) of 8 characters or more, and any
+# capitalised name (a class or type: Session, Task), which short as it is names one definition.
+SPECIFIC = re.compile(
+    r"^(?:(?=.{8,})(?:[a-z0-9]+_[a-z0-9_]+|(?=.*[A-Z])[a-z][A-Za-z0-9]*)|[A-Z](?=[A-Z0-9]*[a-z])[A-Za-z0-9]*)$"
+)
+KIND_WEIGHT = {"constant": 0.1}
+"""Module-level assignments are data, aliases and re-exports (``builtin_str = str``): a map of the
+code's structure shows its classes and functions first and constants after them."""
+PYTHON_BUILTINS = frozenset(dir(builtins))
+PYTHON_SUFFIXES = (".py", ".pyi")
 
 
 @dataclass
@@ -57,9 +71,13 @@ def rank_definitions(
     defines: dict[str, set[str]] = defaultdict(set)
     for sym in symbols:
         defines[sym.name].add(sym.path)
+    imports: dict[str, set[str]] = defaultdict(set)
+    for ref in references:
+        if ref.kind == "import":
+            imports[ref.name].add(ref.path)
     referenced: dict[str, Counter[str]] = defaultdict(Counter)
     for ref in references:
-        if ref.name in defines:
+        if ref.name in defines and not _builtin_use(ref, imports):
             referenced[ref.name][ref.path] += 1
 
     graph = nx.MultiDiGraph()
@@ -84,10 +102,17 @@ def rank_definitions(
     for src, dst, data in graph.edges(data=True):
         def_rank[(dst, data["name"])] += rank[src] * data["weight"] / out_weight[src]
 
+    # A class is used through its methods too (session.get(...)): it is credited with their rank.
+    api_rank: dict[tuple[str, str], float] = defaultdict(float)
+    for sym in symbols:
+        if sym.parent:
+            api_rank[(sym.path, sym.parent)] += def_rank.get((sym.path, sym.name), 0.0)
     ranked = []
     for sym in symbols:
         # Unreferenced definitions still appear, behind referenced ones, ordered by their file's rank.
-        score = def_rank.get((sym.path, sym.name), 0.0) or rank.get(sym.path, 0.0) * 1e-3
+        own = def_rank.get((sym.path, sym.name), 0.0) + api_rank.get((sym.path, sym.name), 0.0)
+        score = own or rank.get(sym.path, 0.0) * 1e-3
+        score *= KIND_WEIGHT.get(sym.kind, 1.0)
         if sym.name in focus_names:
             score *= 10
         ranked.append((sym, score))
@@ -95,21 +120,45 @@ def rank_definitions(
     return ranked
 
 
+def _builtin_use(ref: Reference, imports: dict[str, set[str]]) -> bool:
+    """``str`` in a Python file is the builtin unless the file imports a ``str`` of the repo's
+    (requests' compat.py defines ``str = str``; crediting it with every annotation would put
+    compat.py at the centre of the graph)."""
+    return ref.name in PYTHON_BUILTINS and ref.path.endswith(PYTHON_SUFFIXES) and ref.path not in imports[ref.name]
+
+
 def render(ranked: list[tuple[Symbol, float]], n: int) -> str:
-    chosen = [sym for sym, _ in ranked[:n]]
-    order: list[str] = []
-    by_path: dict[str, list[Symbol]] = defaultdict(list)
-    for sym in chosen:
-        if sym.path not in by_path:
-            order.append(sym.path)
-        by_path[sym.path].append(sym)
+    """The first ``n`` ranked definitions, by file, in line order; a method sits indented under its
+    class, whose line is shown (as context) even when the class itself did not rank."""
+    owners = _owners([sym for sym, _ in ranked])
+    by_path: dict[str, set[Symbol]] = {}
+    for sym, _ in ranked[:n]:
+        shown = by_path.setdefault(sym.path, set())
+        shown.add(sym)
+        owner = owners.get(sym)
+        if owner is not None:
+            shown.add(owner)
     lines = []
-    for path in order:
+    for path, shown in by_path.items():
         lines.append(f"{path}:")
-        for sym in sorted(by_path[path], key=lambda s: s.start):
-            indent = "    " if sym.parent else "  "
-            lines.append(f"{indent}{sym.start:>4}│ {sym.signature or sym.name}")
+        for sym in sorted(shown, key=lambda s: (s.start, -s.end)):
+            indent = "    " if sym in owners else ""
+            lines.append(f"{sym.start:>6}│ {indent}{sym.signature or sym.name}")
     return "\n".join(lines)
+
+
+def _owners(symbols: list[Symbol]) -> dict[Symbol, Symbol]:
+    """Each method's class: the definition named like its parent, in its file, that encloses it."""
+    by_name: dict[tuple[str, str], list[Symbol]] = defaultdict(list)
+    for sym in symbols:
+        by_name[(sym.path, sym.name)].append(sym)
+    owners = {}
+    for sym in symbols:
+        if sym.parent:
+            around = [c for c in by_name.get((sym.path, sym.parent), []) if c != sym and c.start <= sym.start <= c.end]
+            if around:
+                owners[sym] = max(around, key=lambda c: c.start)  # the innermost
+    return owners
 
 
 def focus_of(text: str, symbols: list[Symbol], files: list[str]) -> tuple[set[str], set[str]]:

@@ -7,7 +7,7 @@ sources (Mermaid, Graphviz, PlantUML, SVG, draw.io) are text: they are read, not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,8 @@ class ImageInput:
     """ocr:<backend> | diagram-source | pixels"""
     pixels: Any = None
     """The RGB image, for a vision-language model."""
+    notes: list[str] = field(default_factory=list)
+    """Lines for the user about how the text was read (the OCR engine codemm fell back to)."""
 
     def as_prompt(self) -> ImageText:
         return ImageText(self.path.name, self.text)
@@ -108,11 +110,18 @@ def read_image_input(path: Path, ocr_backend: str | None = None, run_ocr: bool =
     from codemm.vision.ocr import ocr_image
 
     result = ocr_image(loaded.image, ocr_backend)
-    return ImageInput(path, loaded.width, loaded.height, result.text, f"ocr:{result.backend}", loaded.image)
+    return ImageInput(
+        path, loaded.width, loaded.height, result.text, f"ocr:{result.backend}", loaded.image, result.notes
+    )
 
 
 def read_images(paths: list[Path], ocr_backend: str | None = None, run_ocr: bool = True) -> list[ImageInput]:
     return [read_image_input(p, ocr_backend, run_ocr) for p in paths]
+
+
+def image_notes(images: list[ImageInput]) -> list[str]:
+    """Each note of the images once, in order: what the CLI prints to stderr after ``read_images``."""
+    return list(dict.fromkeys(note for image in images for note in image.notes))
 
 
 def check_images(paths: list[Path]) -> None:

@@ -4,6 +4,8 @@ x positions. Backends: tesseract (Debian's ``tesseract-ocr``, called as a progra
 installed: it had the lower character error rate on code and terminal screenshots (``python -m
 codemm.eval.bench.ocr`` prints the table), except for images drawn with boxes and rules (dialogs,
 diagrams), where RapidOCR reads what tesseract misses; RapidOCR alone when tesseract is absent.
+That fallback is said, not silent: the result's ``notes`` carry one line for the user (library
+code never prints; the CLI does).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from typing import Any
 from codemm.errors import BadInputError, CodemmError
 
 BACKENDS = ("auto", "tesseract", "rapidocr")
+NO_TESSERACT_NOTE = (
+    "OCR used RapidOCR because tesseract is not installed "
+    "(tesseract reads code screenshots better: apt-get install tesseract-ocr)"
+)
 
 
 @dataclass
@@ -45,6 +51,8 @@ class OcrLine:
 class OcrResult:
     backend: str
     lines: list[OcrLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the user should know about how the text was read (e.g. which engine, and why)."""
 
     @property
     def text(self) -> str:
@@ -90,7 +98,10 @@ def ocr_image(image: Any, backend: str | None = None) -> OcrResult:
             words = _tesseract_words(_without(prepared, rules))
             return OcrResult(chosen, layout_lines(words, prepared, pitch_factor=1.1))
         chosen = "rapidocr"  # a dialog or diagram: RapidOCR reads what tesseract misses there
-    return OcrResult(chosen, layout_lines(_rapidocr_words(image), pitch_factor=1.0))
+    # ``auto`` without tesseract is a fallback the user should hear of; a chosen backend is not.
+    fallback = (backend or "auto") == "auto" and "tesseract" not in available_backends()
+    notes = [NO_TESSERACT_NOTE] if fallback else []
+    return OcrResult(chosen, layout_lines(_rapidocr_words(image), pitch_factor=1.0), notes)
 
 
 def _rule_mask(grey: Any) -> Any:

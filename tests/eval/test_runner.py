@@ -47,7 +47,7 @@ def test_run_report_and_identical_rerun(tiny_llama_long_dir: Path, tmp_path: Pat
     md, page = write_report(first)
     text = md.read_text()
     assert "## repoqa" in text and "**repo − no-repo**" in text and "exact McNemar p" in text
-    assert "seeded insecure sample (detector self-check): B404 CWE-78" in text
+    assert "bandit reports on its probe today: B404 CWE-78" in text and "All 4 detectors caught" in text
     assert page.read_text().count("data:image/png;base64,") == 3
 
     # rerun reproduces: same seed, same numbers

@@ -4,12 +4,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from codemm.repo.index import RepoIndex
+from codemm.repo.index import EMBEDDING, PARSING, WAITING, RepoIndex
 from codemm.repo.repomap import build_repo_map, rank_definitions
 from codemm.repo.retrieve import Retriever
 
@@ -73,6 +74,56 @@ def test_two_processes_index_the_same_repo_at_once(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("CODEMM_CACHE_DIR", env["CODEMM_CACHE_DIR"])
     with RepoIndex(repo) as index:
         assert index.stats().chunks == outputs[0]["chunks"]  # no duplicated rows
+
+
+def test_two_index_runs_at_once_embed_each_chunk_once(tmp_path: Path) -> None:
+    repo = small_repo(tmp_path / "repo")
+    for n in range(6):  # distinct chunks, so the chunk count is the count of vectors to compute
+        (repo / "pkg" / f"shape{n}.py").write_text(f"def area_{n}(side):\n    return side * {n + 2}\n")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "codemm.cli", "index", str(repo), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    stats = [json.loads(out) for out, _ in results]
+    chunks = {s["chunks"] for s in stats}
+    assert len(chunks) == 1 and chunks.pop() == sum(s["embedded"] for s in stats) > 0  # embedded once, not twice
+    assert sum(s["parsed"] for s in stats) == stats[0]["files"]  # and each file parsed once
+
+
+def test_refresh_reports_its_phases_and_waits_for_a_running_refresh(tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    repo = small_repo(tmp_path / "repo")
+    calls: list[tuple[str, int, int]] = []
+    with RepoIndex(repo) as index:
+        stats = index.refresh(embed=True, progress=lambda *call: calls.append(call))
+        phases = list(dict.fromkeys(phase for phase, _, _ in calls))
+        assert phases == [PARSING, EMBEDDING]
+        assert calls[-1] == (EMBEDDING, stats.embedded, stats.embedded) and stats.embedded == stats.chunks
+        assert [c for c in calls if c[0] == PARSING][-1] == (PARSING, stats.files, stats.files)
+
+        other = FileLock(index.lock_path)  # as if another codemm were refreshing this index
+        other.acquire()
+        waited = threading.Event()
+        done: list[object] = []
+
+        def on_progress(phase: str, n: int, total: int) -> None:
+            if phase == WAITING:
+                waited.set()
+
+        worker = threading.Thread(target=lambda: done.append(index.refresh(embed=False, progress=on_progress)))
+        worker.start()
+        assert waited.wait(30) and not done  # it says it waits, and does
+        other.release()
+        worker.join(30)
+        assert done and not worker.is_alive()
 
 
 def test_empty_and_binary_only_repos_index_to_zero_with_counted_skips(tmp_path: Path) -> None:
@@ -153,4 +204,22 @@ def test_cli_index_counts_huge_files_links_and_syntax_errors(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["skipped"] == {"too large": 1, "link outside repo": 1}
+    assert summary["skipped_files"] == [{"path": "etc", "reason": "link outside repo"},
+                                        {"path": "huge.py", "reason": "too large"}]  # fmt: skip
     assert summary["files"] == 1 and summary["symbols"] >= 1
+
+
+def test_cli_index_names_skipped_files_and_counts_the_rest(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "main.py").write_text("def main():\n    return 0\n")
+    names = [f"blob{n:02}.py" for n in range(25)]
+    for name in names:
+        (repo / name).write_bytes(b"\0\1" * 20)
+    args = [sys.executable, "-m", "codemm.cli", "index", str(repo), "--no-embed"]
+    text = subprocess.run(args, capture_output=True, text=True).stdout.splitlines()
+    listed = [line.strip() for line in text if line.startswith("  ")]
+    assert "skipped: 25 files (binary 25)" in text
+    assert listed == [f"{name} (binary)" for name in names[:20]] + ["and 5 more (--json lists them all)"]
+    summary = json.loads(subprocess.run([*args, "--json"], capture_output=True, text=True).stdout)
+    assert [f["path"] for f in summary["skipped_files"]] == names

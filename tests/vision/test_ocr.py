@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from codemm.eval.screens import CODE, diagram, dialog, fonts, real_traceback, render_text
-from codemm.vision.locations import locations_in_text
-from codemm.vision.ocr import OcrWord, available_backends, layout_lines, ocr_image
+from codemm.repo.index import RepoIndex
+from codemm.vision.images import image_notes, read_images
+from codemm.vision.locations import locations_in_index
+from codemm.vision.ocr import NO_TESSERACT_NOTE, OcrWord, available_backends, layout_lines, ocr_image
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-repo"
 BACKENDS = available_backends()
@@ -22,8 +24,12 @@ def test_traceback_screenshot_gives_file_line_and_function(backend: str) -> None
     text = ocr_image(render_text(trace, fonts()["dejavu-mono"], 16, "dark"), backend).text
     assert "tasktracker/dates.py" in text and "line 28" in text
     assert "ValueError" in text and "someday" in text
-    locations = locations_in_text(text, {"tasktracker/dates.py": 28, "tasktracker/models.py": 48})
-    assert [(loc.path, loc.line) for loc in locations] == [("tasktracker/dates.py", 28)]
+    with RepoIndex(SAMPLE) as index:
+        index.refresh(embed=False)
+        locations = locations_in_index(text, index)
+    assert [(loc.path, loc.line, loc.function, loc.verified) for loc in locations] == [
+        ("tasktracker/dates.py", 28, "parse_due_date", True)
+    ]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -61,3 +67,23 @@ def test_tesseract_reads_labels_inside_drawn_boxes() -> None:
         label in ocr_image(diagram(_sans(), 24).image, "tesseract").text for label in ("TaskStore", "tasks.json")
     )
     assert "Cancel" in ocr_image(dialog(_sans(), 22).image, "tesseract").text
+
+
+@pytest.mark.skipif("rapidocr" not in BACKENDS, reason="RapidOCR not installed")
+def test_falling_back_without_tesseract_is_said_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shots = [tmp_path / "a.png", tmp_path / "b.png"]
+    for shot in shots:
+        render_text(CODE, fonts()["dejavu-mono"], 16, "light").save(shot)
+    monkeypatch.setattr("codemm.vision.ocr.shutil.which", lambda name: None)  # as on a machine without tesseract
+    images = read_images(shots)
+    assert [i.source for i in images] == ["ocr:rapidocr"] * 2 and all(i.notes == [NO_TESSERACT_NOTE] for i in images)
+    assert image_notes(images) == [NO_TESSERACT_NOTE]  # two images, one note
+    assert image_notes(read_images(shots, "rapidocr")) == []  # asked for by name: nothing to explain
+
+
+@pytest.mark.skipif("tesseract" not in BACKENDS, reason="tesseract not installed")
+def test_no_note_when_tesseract_reads_the_image(tmp_path: Path) -> None:
+    shot = tmp_path / "code.png"
+    render_text(CODE, fonts()["dejavu-mono"], 16, "light").save(shot)
+    [image] = read_images([shot])
+    assert image.source == "ocr:tesseract" and image.notes == []
