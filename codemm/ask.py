@@ -117,14 +117,13 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
 def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit], list[str]]:
     """Puts the code a screenshot points at (traceback frames, path:line) first in the context, and
     tells the model which locations those are."""
-    from codemm.vision.locations import locations_in_text
+    from codemm.vision.locations import locations_in_index
 
     assert request.index is not None
-    file_lines = request.index.file_lines()
     located: list[Hit] = []
     labels: list[str] = []
     for image in request.images:
-        locations = locations_in_text(image.text, file_lines)
+        locations = locations_in_index(image.text, request.index)
         labels += [loc.label for loc in locations if loc.label not in labels]
         if locations:
             image.text += "\n\nRepository locations in this image: " + ", ".join(loc.label for loc in locations)
@@ -141,7 +140,9 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit
 def image_note(prepared: PreparedAsk) -> str:
     """What codemm itself read off the screenshots and verified in the index, ahead of the model's
     answer: small models often garble paths they were shown."""
-    return "Screenshot locations (checked in the repository): " + ", ".join(prepared.image_locations)
+    return "Screenshot locations (checked in the repository unless marked unverified): " + ", ".join(
+        prepared.image_locations
+    )
 
 
 def start(model: ChatModel, prepared: PreparedAsk, settings: GenerationSettings) -> TokenStream:

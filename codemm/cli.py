@@ -509,6 +509,10 @@ def ask(
     session.load_model()
     started = time.perf_counter()
     attached = [session.attach_image(path) for path in image or []]
+    from codemm.vision.images import image_notes
+
+    for note in image_notes(attached):
+        typer.echo(f"codemm: note: {note}", err=True)
     prepared, stream = session.ask(question, patch=patch)
     live = not (as_json or no_stream or patch)
     if live:
