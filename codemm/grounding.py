@@ -16,6 +16,7 @@ from codemm.repo.retrieve import Hit
 from codemm.repo.tokens import STOPWORDS, identifiers
 
 MAX_FACTS = 3
+HIT_FACTS = 2
 # Kinds a question is usually about; a constant only when the question names it exactly.
 DEFINITION_KINDS = {"function", "method", "class", "interface", "type", "struct", "enum", "trait", "module"}
 
@@ -52,7 +53,8 @@ def first_line(doc: str) -> str:
 
 
 def grounded_facts(index: RepoIndex, question: str, hits: list[Hit], limit: int = MAX_FACTS) -> list[Fact]:
-    """Definitions the question names exactly first, then those of the best lexical/symbol hits."""
+    """The definitions the question names exactly; when it names none, those of the best
+    lexical/symbol hits (at most HIT_FACTS: the further down, the less it is about them)."""
     chosen: list[Any] = []
     for name in dict.fromkeys(identifiers(question)):
         if len(name) < 3 or name.lower() in STOPWORDS:
@@ -60,9 +62,10 @@ def grounded_facts(index: RepoIndex, question: str, hits: list[Hit], limit: int 
         for symbol in index.symbols(name):
             if symbol.kind in DEFINITION_KINDS or symbol.kind == "constant":
                 chosen.append(symbol)
-    for hit in hits:
-        if hit.symbol and ("symbols" in hit.sources or "bm25" in hit.sources):
-            chosen += [s for s in index.symbols(hit.symbol) if s.path == hit.path and s.kind in DEFINITION_KINDS]
+    if not chosen:
+        for hit in hits[:HIT_FACTS]:
+            if hit.symbol and ("symbols" in hit.sources or "bm25" in hit.sources):
+                chosen += [s for s in index.symbols(hit.symbol) if s.path == hit.path and s.kind in DEFINITION_KINDS]
     facts: list[Fact] = []
     for symbol in chosen:
         fact = Fact(symbol.name, symbol.kind, symbol.path, symbol.start, symbol.end,
