@@ -57,7 +57,10 @@ class PreparedAsk:
     context_match: bool
     retrieval_s: float
     image_locations: list[str] = field(default_factory=list)
-    """Repository locations the images show (traceback frames, path:line), verified in the index."""
+    """Labels of the repository locations the images show (traceback frames, path:line); the
+    unverified ones say so, with the reason."""
+    verified_locations: list[tuple[str, int]] = field(default_factory=list)
+    """(path, line) of the image locations the index confirmed: cited by codemm itself."""
     facts: list[Fact] = field(default_factory=list)
     """Definitions the question is about, straight from the index (see codemm.grounding)."""
 
@@ -71,6 +74,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     started = time.perf_counter()
     hits: list[Hit] = []
     image_locations: list[str] = []
+    verified: list[tuple[str, int]] = []
     render_map = None
     facts: list[Fact] = []
     if request.index is not None:
@@ -83,7 +87,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
             query += "\n" + "\n".join(image.text for image in request.images)[:IMAGE_QUERY_CHARS]
         hits = [h for h in retriever_for(request.index).search(query, k=request.k) if is_relevant(h)]
         if request.images:
-            hits, image_locations = _image_location_hits(request, hits)
+            hits, image_locations, verified = _image_location_hits(request, hits)
         if not request.patch:
             facts = grounded_facts(request.index, request.question, hits)
         index = request.index
@@ -111,10 +115,10 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     prompt = build_prompt(data, model.count_tokens, model.context_window, max_new_tokens)
     context_match = request.index is None or bool(hits) or bool(request.images)
     elapsed = time.perf_counter() - started
-    return PreparedAsk(request, prompt, hits, context_match, elapsed, image_locations, facts)
+    return PreparedAsk(request, prompt, hits, context_match, elapsed, image_locations, verified, facts)
 
 
-def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit], list[str]]:
+def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit], list[str], list[tuple[str, int]]]:
     """Puts the code a screenshot points at (traceback frames, path:line) first in the context, and
     tells the model which locations those are."""
     from codemm.vision.locations import locations_in_index
@@ -122,9 +126,11 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit
     assert request.index is not None
     located: list[Hit] = []
     labels: list[str] = []
+    verified: list[tuple[str, int]] = []
     for image in request.images:
         locations = locations_in_index(image.text, request.index)
         labels += [loc.label for loc in locations if loc.label not in labels]
+        verified += [(loc.path, loc.line) for loc in locations if loc.verified and (loc.path, loc.line) not in verified]
         if locations:
             image.text += "\n\nRepository locations in this image: " + ", ".join(loc.label for loc in locations)
         for loc in reversed(locations):  # innermost frame (where it raised) first
@@ -134,7 +140,7 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit
                         Hit(chunk.path, chunk.start, chunk.end, 1.0, ["image"], chunk.kind, chunk.symbol, chunk.text)
                     )
     rest = [h for h in hits if all((h.path, h.start) != (x.path, x.start) for x in located)]
-    return located + rest, labels
+    return located + rest, labels, verified
 
 
 def image_note(prepared: PreparedAsk) -> str:
@@ -218,6 +224,7 @@ def finish(answer: str, model: ChatModel, stream: TokenStream, prepared: Prepare
     index = prepared.request.index
     if index is not None:
         citations = find_citations(prose, index.file_lines())
+        citations += [Citation(path, line, line, True, source="index") for path, line in prepared.verified_locations]
         citations += [Citation(f.path, f.start, f.end, True, source="index") for f in prepared.facts]
         citations += attribute_sources(prose, prepared.prompt.included)
         unique: dict[tuple[str, int, int], Citation] = {}

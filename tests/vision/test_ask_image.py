@@ -38,12 +38,13 @@ def test_traceback_screenshot_reaches_the_prompt_and_json(tiny_llama_long_dir: P
 
 def test_code_screenshot_text_steers_retrieval(tiny_llama_long_dir: Path) -> None:
     from codemm.ask import AskRequest, prepare
-    from codemm.models.load import load
+    from codemm.config import Settings
+    from codemm.models.seam import open_model
     from codemm.prompt import ImageText
     from codemm.repo.index import RepoIndex
 
     code = "\n".join((SAMPLE / "tasktracker" / "dates.py").read_text().splitlines()[9:27])
-    loaded = load(str(tiny_llama_long_dir), "none", "cpu")
+    loaded = open_model(Settings(model=str(tiny_llama_long_dir), device="cpu"))
     index = RepoIndex(SAMPLE)
     index.refresh()
     question = "Which file of the repository defines the function in this screenshot?"
