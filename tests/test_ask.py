@@ -60,3 +60,38 @@ def test_botched_patch_prints_raw_output_and_changes_nothing(tiny_llama_dir: Pat
 def test_apply_without_patch_is_bad_input() -> None:
     proc = codemm("ask", "hi", "--apply", "--no-repo")
     assert proc.returncode == 2 and "--apply only makes sense with --patch" in proc.stderr
+
+
+def test_question_from_stdin_and_from_a_file(tiny_llama_long_dir: Path, tmp_path: Path) -> None:
+    """A pasted log is longer than a shell argument wants to be: `ask -` and --question-file read it."""
+    log = "Why does this fail?\n" + "\n".join(f'  File "tasktracker/dates.py", line {n}' for n in range(20, 29))
+    common = ["--repo", str(SAMPLE), "--model", str(tiny_llama_long_dir), "--json", "--max-new-tokens", "4"]
+    piped = subprocess.run([sys.executable, "-m", "codemm.cli", "ask", "-", *common], input=log,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    question_file = tmp_path / "q.txt"
+    question_file.write_text(log)
+    from_file = codemm("ask", "--question-file", str(question_file), *common)
+    assert from_file.returncode == 0, from_file.stderr
+    results = [json.loads(proc.stdout) for proc in (piped, from_file)]
+    for data in results:  # the whole question reached retrieval: the frames' file is in the context
+        assert "tasktracker/dates.py" in [r["path"] for r in data["retrieved"]]
+    assert results[0]["tokens"]["prompt"] == results[1]["tokens"]["prompt"]  # the same question both ways
+    both = codemm("ask", "why?", "--question-file", str(question_file), *common)
+    assert both.returncode == 2 and "not both" in both.stderr
+    empty = subprocess.run([sys.executable, "-m", "codemm.cli", "ask", "-", *common], input="  \n",
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert empty.returncode == 2 and empty.stderr.strip() == "codemm: error: the question is empty"
+
+
+def test_outside_a_project_ask_says_no_repository_is_used(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "codemm.cli", "ask", "hello", "--model", str(tiny_llama_dir),
+                           "--max-new-tokens", "2", "--verbose"], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "codemm: note: not inside a project and no --repo given: answering without a repository"
+    # --verbose names engine and adapter, on a line of its own (the answer ended with a newline)
+    stats = [line for line in lines if line.startswith("[")]
+    assert len(stats) == 1 and "(transformers)" in stats[0] and "adapter none" in stats[0]
+    assert proc.stdout.endswith("\n")

@@ -119,13 +119,16 @@ def test_eval_concurrency_keeps_rows_in_item_order(server: Server, server_env: d
     assert [r["variant"] for r in rows] == ["no-repo", "repo"] * 3
 
 
-async def test_chat_answers_through_the_server(server: Server, server_env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["openai", "llamacpp"])
+async def test_chat_answers_on_each_engine(
+    backend: str, server: Server, server_env: dict[str, str], tmp_path: Path
+) -> None:
     from codemm.config import load_settings
     from codemm.session import AskSession
     from codemm.tui.app import ChatApp, PromptArea
     from codemm.tui.history import ChatHistory
 
-    session = AskSession(load_settings({"max_new_tokens": 24}), repo=SAMPLE)
+    session = AskSession(load_settings({"max_new_tokens": 24, "backend": backend}), repo=SAMPLE)
     history = ChatHistory(tmp_path / "chat.sqlite")
     app = ChatApp(session, history)
     async with app.run_test() as pilot:
@@ -141,7 +144,7 @@ async def test_chat_answers_through_the_server(server: Server, server_env: dict[
         stored = history.messages(app.conversation)
         assert [m.role for m in stored] == ["user", "assistant"] and not stored[1].partial
         assert "parse_due_date" in stored[1].content
-        assert session.model is not None and session.model.backend == "openai"
+        assert session.model is not None and session.model.backend == backend
 
 
 # -- bad input: one line each -------------------------------------------------------------------
