@@ -7,7 +7,7 @@ The same pipeline serves ask, chat and eval; they differ only in how they presen
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codemm.citations import Citation, attribute_sources, find_citations
@@ -131,8 +131,9 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit
         locations = locations_in_index(image.text, request.index)
         labels += [loc.label for loc in locations if loc.label not in labels]
         verified += [(loc.path, loc.line) for loc in locations if loc.verified and (loc.path, loc.line) not in verified]
-        if locations:
-            image.text += "\n\nRepository locations in this image: " + ", ".join(loc.label for loc in locations)
+        if locations:  # a copy: the session's own image (chat keeps it across questions) stays as read
+            found = "\n\nRepository locations in this image: " + ", ".join(loc.label for loc in locations)
+            request.images[request.images.index(image)] = replace(image, text=image.text + found)
         for loc in reversed(locations):  # innermost frame (where it raised) first
             for chunk in request.index.chunks_at(loc.path, loc.line):
                 if all((chunk.path, chunk.start) != (h.path, h.start) for h in located):

@@ -52,12 +52,23 @@ def first_line(doc: str) -> str:
     return ""
 
 
+def names_code(word: str, question: str) -> bool:
+    """Whether the question uses ``word`` as an identifier rather than as English: snake_case,
+    camelCase or PascalCase, in backticks, or called (``run()``). "How is the index refreshed?"
+    is not about a function named ``index``."""
+    if len(word) < 3 or word.lower() in STOPWORDS:
+        return False
+    if "_" in word or any(c.isupper() for c in word[1:]) or (word[0].isupper() and not question.startswith(word)):
+        return True
+    return f"`{word}" in question or f"{word}(" in question or f".{word}" in question
+
+
 def grounded_facts(index: RepoIndex, question: str, hits: list[Hit], limit: int = MAX_FACTS) -> list[Fact]:
     """The definitions the question names exactly; when it names none, those of the best
     lexical/symbol hits (at most HIT_FACTS: the further down, the less it is about them)."""
     chosen: list[Any] = []
     for name in dict.fromkeys(identifiers(question)):
-        if len(name) < 3 or name.lower() in STOPWORDS:
+        if not names_code(name, question):
             continue
         for symbol in index.symbols(name):
             if symbol.kind in DEFINITION_KINDS or symbol.kind == "constant":

@@ -45,8 +45,12 @@ class AskSession:
         settings = replace(self.settings, model=spec) if spec else self.settings
         model = open_model(settings)
         if self.adapter:
-            self._check_adapters(model)
-            model.set_adapter(self.adapter)
+            try:
+                self._check_adapters(model)
+                model.set_adapter(self.adapter)
+            except BaseException:
+                model.close()
+                raise
         previous, self.model = self.model, model
         self.settings.model = settings.model
         if previous is not None:
@@ -60,7 +64,11 @@ class AskSession:
             self.repo, self.index = None, None
             return
         index = RepoIndex(repo)
-        index.refresh(progress=progress) if progress else index.refresh()
+        try:
+            index.refresh(progress=progress) if progress else index.refresh()
+        except BaseException:
+            index.close()
+            raise
         if self.index is not None:
             self.index.close()
         self.repo, self.index = index.root, index
@@ -106,14 +114,19 @@ class AskSession:
             pixels=[i.pixels for i in self.images if i.pixels is not None],
         )  # fmt: skip
 
+    def prepare(self, request: pipeline.AskRequest, generation: GenerationSettings) -> pipeline.PreparedAsk:
+        """Retrieval and the prompt budget for ``request``."""
+        if self.model is None:
+            raise BadInputError("no model is loaded (see the notification, or /model NAME)")
+        return pipeline.prepare(self.model, request, generation.max_new_tokens)
+
     def run(
         self, request: pipeline.AskRequest, generation: GenerationSettings | None = None
     ) -> tuple[pipeline.PreparedAsk, TokenStream]:
         """Retrieval and prompt budget for ``request``, then the model's stream."""
-        if self.model is None:
-            raise BadInputError("no model is loaded (see the notification, or /model NAME)")
         generation = generation or pipeline.generation_settings(self.settings)
-        prepared = pipeline.prepare(self.model, request, generation.max_new_tokens)
+        prepared = self.prepare(request, generation)
+        assert self.model is not None
         return prepared, pipeline.start(self.model, prepared, generation)
 
     def ask(

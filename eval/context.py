@@ -156,9 +156,13 @@ class RunContext:
     def sampling(self, sample: int, max_new_tokens: int | None = None) -> GenerationSettings:
         """Greedy for a single sample (reproducible); seeded sampling when several are drawn."""
         tokens = max_new_tokens or self.max_new_tokens
+        penalty = self.settings.repetition_penalty  # 0: each engine's default, recorded in run.json
         if self.samples == 1:
-            return GenerationSettings(max_new_tokens=tokens, temperature=0.0, seed=self.seed)
-        return GenerationSettings(max_new_tokens=tokens, temperature=0.8, top_p=0.95, seed=self.seed * 1000 + sample)
+            return GenerationSettings(
+                max_new_tokens=tokens, temperature=0.0, seed=self.seed, repetition_penalty=penalty
+            )
+        return GenerationSettings(max_new_tokens=tokens, temperature=0.8, top_p=0.95, seed=self.seed * 1000 + sample,
+                                  repetition_penalty=penalty)  # fmt: skip
 
     def generate(
         self, variant: Variant, messages: list[Message], sample: int, max_new_tokens: int | None = None
@@ -175,11 +179,15 @@ class RunContext:
     def ask(self, variant: Variant, request: Any, sample: int, max_new_tokens: int) -> tuple[Any, Generation]:
         """One question through `codemm ask`'s own pipeline (retrieval, prompt budget, citation checks);
         returns its AskResult and the generation's cost."""
+        from codemm.ask import start
         from codemm.session import AskSession
 
-        session = AskSession(self.settings, model=self.model(variant))
-        with self._lock:  # retrieval and the prompt budget; the generation itself runs unlocked
-            prepared, stream = session.run(request, self.sampling(sample, max_new_tokens))
+        model = self.model(variant)
+        session = AskSession(self.settings, model=model)
+        settings = self.sampling(sample, max_new_tokens)
+        with self._lock:  # retrieval and the prompt budget touch shared indexes; the generation runs unlocked
+            prepared = session.prepare(request, settings)
+        stream = start(model, prepared, settings)
         answer = stream.text()
         stats = stream.stats
         generation = Generation(answer, stats.prompt_tokens, stats.new_tokens, stats.total_s, stats.tokens_per_s)

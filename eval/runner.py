@@ -155,6 +155,8 @@ def run_eval(
         "sandbox": sandbox_layers(),
         "detectors": detectors,
         "ocr": available_backends(),
+        "decoding": {"repetition_penalty": ctx.settings.repetition_penalty or "engine default (1.1 in process)",
+                     "loop_guard": True},  # fmt: skip
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }, indent=2))  # fmt: skip
 

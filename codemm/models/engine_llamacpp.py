@@ -2,8 +2,9 @@
 quantized 7B stays ~4 GB instead of ~28 GB of fp32. Optional: `pip install 'codemm[llamacpp]'`.
 
 Adapters are llama.cpp LoRA GGUFs exported from the peft adapter (`codemm adapters export`);
-llama.cpp binds a LoRA when the model is created, so switching adapters re-creates the model
-(weights are memory-mapped: cheap for the base, and the adapter is small).
+llama-cpp-python binds a LoRA when the model is created (and then reads the weights instead of
+memory-mapping them), so switching adapters closes the model first and creates it again: one
+copy of the weights in memory, never two.
 """
 
 from __future__ import annotations
@@ -86,13 +87,14 @@ class LlamaCppModel:
         self._lora: Path | None = None
         self._lock = threading.Lock()  # one llama_context: one generation at a time
         self.load_s = 0.0
+        self._formatter: Any = None
         self.llm = self._create()
 
     @classmethod
     def open(cls, settings: Settings) -> LlamaCppModel:
         return cls(gguf_path(settings.model), settings)
 
-    def _create(self) -> Any:
+    def _create(self, lora: Path | None = None) -> Any:
         import os
 
         import llama_cpp
@@ -107,19 +109,19 @@ class LlamaCppModel:
             llm = llama_cpp.Llama(
                 model_path=str(self.path), n_ctx=window, n_threads=max(1, os.cpu_count() or 2),
                 n_gpu_layers=-1 if gpu else 0, seed=self.settings.seed, verbose=False,
-                lora_path=str(self._lora) if self._lora else None,
+                lora_path=str(lora) if lora else None,
                 chat_format="chat_template.default" if self.template else None,
             )  # fmt: skip
-        except ValueError as exc:
-            raise ModelFormatError(self._load_failure(str(exc))) from None
+        except (ValueError, RuntimeError) as exc:  # RuntimeError: a LoRA llama.cpp cannot apply
+            raise ModelFormatError(self._load_failure(str(exc), lora)) from None
         self.load_s = time.perf_counter() - started
         return llm
 
-    def _load_failure(self, detail: str) -> str:
+    def _load_failure(self, detail: str, lora: Path | None) -> str:
         import llama_cpp
 
-        if "lora" in detail.lower():
-            return f"llama.cpp could not apply adapter {self.adapter} ({self._lora}): {detail}"
+        if lora is not None and "lora" in detail.lower():
+            return f"llama.cpp could not apply the adapter {lora}: {detail}"
         return (
             f"llama.cpp (llama-cpp-python {llama_cpp.__version__}) cannot load {self.path.name}: "
             f"architecture '{self.architecture}' is unknown to this build, or the file is damaged"
@@ -147,21 +149,24 @@ class LlamaCppModel:
         if not template:
             text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
             return list(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
-        model = self.llm._model
-        eos, bos = model.token_eos(), model.token_bos()
-        formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=model.token_get_text(eos) if eos != -1 else "",
-            bos_token=model.token_get_text(bos) if bos != -1 else "",
-        )
-        result = formatter(messages=cast(Any, messages))
+        if self._formatter is None:  # compiled once: the prompt budget counts many times per question
+            model = self.llm._model
+            eos, bos = model.token_eos(), model.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=model.token_get_text(eos) if eos != -1 else "",
+                bos_token=model.token_get_text(bos) if bos != -1 else "",
+            )
+        result = self._formatter(messages=cast(Any, messages))
         return list(self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True))
 
     def count_tokens(self, messages: list[Message]) -> int:
-        return len(self._prompt_tokens(messages))
+        with self._lock:  # an adapter switch must not close the model under a count
+            return len(self._prompt_tokens(messages))
 
     def count_text(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        with self._lock:
+            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, images: list[Any] | None = None
@@ -170,7 +175,7 @@ class LlamaCppModel:
             raise BadInputError(
                 f"the llamacpp backend reads images as OCR text only; use --image-mode ocr with {self.name}"
             )
-        stats = GenerationStats(prompt_tokens=self.count_tokens(messages))
+        stats = GenerationStats(prompt_tokens=self.count_tokens(messages))  # before _pieces takes the lock
         if stats.prompt_tokens + settings.max_new_tokens > self.context_window:
             raise BadInputError(
                 f"the prompt ({stats.prompt_tokens} tokens) and --max-new-tokens {settings.max_new_tokens} "
@@ -223,21 +228,26 @@ class LlamaCppModel:
             base = ResolvedModel(self.settings.model, self.name, "gguf", self.path, self.path, file_sha256(self.path))
             check_base(read_card(name), base)
             lora = export_gguf(name)  # cached: instant when the adapter has not changed
-        previous = (self.adapter, self._lora)
-        self.adapter, self._lora = name, lora
-        with self._lock:
-            try:
-                llm = self._create()
-            except CodemmError:
-                self.adapter, self._lora = previous
-                raise
+        # Not while an answer is being generated: the chat would freeze until it ends.
+        if not self._lock.acquire(blocking=False):
+            raise BadInputError("an answer is being generated: stop it (Esc) or wait, then switch the adapter")
+        try:
             self.llm.close()
-            self.llm = llm
+            try:
+                self.llm = self._create(lora)
+            except CodemmError:
+                self.llm = self._create(self._lora)  # back to what it was, then say why
+                raise
+            self.adapter, self._lora = name, lora
+        finally:
+            self._lock.release()
 
     def describe(self) -> dict[str, Any]:
         import llama_cpp
 
-        return {"backend": self.backend, "name": self.name, "origin": str(self.path),
+        from codemm.models.gguf import file_sha256
+
+        return {"backend": self.backend, "name": self.name, "origin": str(self.path), "sha256": file_sha256(self.path),
                 "architecture": self.architecture, "quant": "gguf", "device": self.device,
                 "context_window": self.context_window, "trained_context": self.trained_context,
                 "adapter": self.adapter, "adapter_gguf": str(self._lora) if self._lora else None,

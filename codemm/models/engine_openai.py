@@ -7,7 +7,8 @@ What a server does not say in the OpenAI API, codemm asks where each engine says
 - token counts: vLLM's and llama.cpp's /tokenize, llama-cpp-python's /extras/tokenize/count, else an
   estimate (bytes / 3, plus a margin per message) that errs on the side of a shorter prompt.
 Ollama's OpenAI endpoint silently truncates prompts to its runtime ``num_ctx`` (2048 by default in
-older releases): codemm budgets to that number, read from /api/show, never to the model's maximum.
+older releases) and takes no option to change it: codemm budgets to the ``num_ctx`` of the chosen
+model, read from /api/show (set a larger one in its Modelfile), never to the model's maximum.
 An adapter is a model id on the server (vLLM ``--lora-modules team=DIR``; an Ollama model built
 FROM the base with ADAPTER).
 """
@@ -100,8 +101,18 @@ class OpenAIModel:
         # Side requests (/props, /tokenize, /api/show) are quick or absent: never wait long for them.
         self.http = httpx.Client(timeout=min(10.0, settings.timeout), headers={"Authorization": f"Bearer {self._key}"})
         started = time.perf_counter()
-        self.info = self._probe()
-        self.base_model = self._pick_model(settings.model)
+        try:
+            self.info = self._probe()
+            self.base_model = self._pick_model(settings.model)
+            if self.info.kind == "ollama" and self.info.context_source != "config":
+                self.info.context_window = self._ollama_window(server_root(self.api_base), self.base_model)
+                self.info.context_source = "ollama"
+            elif self.info.kind == "ollama":  # never past what Ollama keeps: it cuts the rest silently
+                ollama = self._ollama_window(server_root(self.api_base), self.base_model)
+                self.info.context_window = min(self.info.context_window, ollama)
+        except BaseException:
+            self.close()
+            raise
         self.served = self.base_model
         self.adapter: str | None = None
         self._tokenize: str | None = None
@@ -150,9 +161,7 @@ class OpenAIModel:
                 if not window:
                     window, source = int(settings.get("n_ctx") or props["n_ctx"]), "llama.cpp"
         if kind == "openai-compatible" and self._get(f"{root}/api/version") is not None:
-            kind = "ollama"
-            if not window and models:
-                window, source = self._ollama_window(root, models[0]), "ollama"
+            kind = "ollama"  # its window depends on the model: read once the model is chosen
         if kind == "openai-compatible" and self._post(f"{root}/extras/tokenize/count", {"input": "x"}) is not None:
             kind = "llama-cpp-python"
         return ServerInfo(models, window or ASSUMED_CONTEXT, source, kind)
@@ -193,8 +202,8 @@ class OpenAIModel:
             return wanted
         if not served:
             raise ModelServerError(f"the model server at {self.api_base} lists no models")
-        if wanted in REGISTRY and self.settings.sources.get("model", "default") == "default":
-            return served[0]  # the default names codemm's embedded model; a server serves its own
+        if wanted in REGISTRY and self.settings.sources.get("model", "default") == "default" and len(served) == 1:
+            return served[0]  # the default names codemm's embedded model; this server serves one of its own
         raise ModelServerError(
             f"the model server at {self.api_base} does not serve '{wanted}' (it serves: {', '.join(served)})"
         )
@@ -216,8 +225,9 @@ class OpenAIModel:
         return Capabilities(images=True, adapters=True, training=False, image_default="ocr")
 
     def count_text(self, text: str) -> int:
-        if text in self._counts:
-            return self._counts[text]
+        cached = self._counts.get(text)
+        if cached is not None:
+            return cached
         count = self._remote_count(text)
         if count is None:
             count = len(text.encode("utf-8")) // 3 + 1
@@ -243,8 +253,9 @@ class OpenAIModel:
 
     def count_tokens(self, messages: list[Message]) -> int:
         total = sum(self.count_text(m["content"]) + MESSAGE_OVERHEAD for m in messages) + MESSAGE_OVERHEAD
-        # An estimate gets a 10% margin: the server's window is a hard limit.
-        return total if self._tokenize != "estimate" else int(total * 1.1) + 16
+        # The server's window is a hard limit and its chat template is unknown here (some add a date
+        # line or tool preamble): a margin always, a wide one over an estimate.
+        return int(total * 1.02) + 32 if self._tokenize != "estimate" else int(total * 1.15) + 32
 
     def stream(
         self, messages: list[Message], settings: GenerationSettings, images: list[Any] | None = None
@@ -259,8 +270,6 @@ class OpenAIModel:
         extra: dict[str, Any] = {}
         if settings.repetition_penalty and settings.repetition_penalty != 1.0:
             extra.update(repetition_penalty=settings.repetition_penalty, repeat_penalty=settings.repetition_penalty)
-        if self.info.kind == "ollama":
-            extra["options"] = {"num_ctx": self.context_window}
         started = time.perf_counter()
         try:
             response = self.client.chat.completions.create(
@@ -300,7 +309,8 @@ class OpenAIModel:
                 stats.total_s = time.perf_counter() - started
                 stats.stop_reason = "interrupted"
                 raise ModelServerError(
-                    f"the stream from {self.api_base} broke off after {stats.new_tokens} tokens ({type(exc).__name__})"
+                    f"the stream from {self.api_base} broke off after {stats.new_tokens} tokens "
+                    f"({type(exc).__name__}: {str(exc)[:160]})"
                 ) from None
         finally:
             response.close()  # the server sees the disconnect and stops generating
@@ -332,8 +342,9 @@ class OpenAIModel:
                 "capabilities": self.capabilities.as_json(), "load_s": round(self.load_s, 3)}  # fmt: skip
 
     def close(self) -> None:
-        self.client.close()
-        self.http.close()
+        for client in (getattr(self, "client", None), getattr(self, "http", None)):
+            if client is not None:
+                client.close()
 
 
 def data_url(image: Any) -> str:

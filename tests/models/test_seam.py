@@ -163,3 +163,20 @@ def test_closed_port_is_one_line() -> None:
 
     with pytest.raises(ModelServerError, match="cannot reach a model server at http://127.0.0.1:9/v1"):
         open_model(Settings(backend="openai", api_base="http://127.0.0.1:9/v1", timeout=5))
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Where is parse_due_date defined?", "parse_due_date"),
+        ("What does the Task class hold?", "Task"),
+        ("What does `main` return?", "main"),
+        ("Is main() safe to call twice?", "main"),
+        ("How does the main loop work?", None),  # English, not the function
+    ],
+)
+def test_facts_come_only_from_names_used_as_code(index: RepoIndex, question: str, named: str | None) -> None:
+    from codemm.grounding import grounded_facts
+
+    facts = grounded_facts(index, question, [])
+    assert [f.name for f in facts][:1] == ([named] if named else [])
