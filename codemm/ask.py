@@ -226,7 +226,9 @@ def finish(answer: str, model: ChatModel, stream: TokenStream, prepared: Prepare
     if index is not None:
         citations = find_citations(prose, index.file_lines())
         citations += [Citation(path, line, line, True, source="index") for path, line in prepared.verified_locations]
-        citations += [Citation(f.path, f.start, f.end, True, source="index") for f in prepared.facts]
+        citations += [
+            Citation(f.symbol.path, f.symbol.start, f.symbol.end, True, source="index") for f in prepared.facts
+        ]
         citations += attribute_sources(prose, prepared.prompt.included)
         unique: dict[tuple[str, int, int], Citation] = {}
         for citation in citations:  # the first source of each location wins: model, index, attributed

@@ -13,6 +13,7 @@ from typing import Any
 
 from codemm.repo.index import RepoIndex
 from codemm.repo.retrieve import Hit
+from codemm.repo.symbols import Symbol
 from codemm.repo.tokens import STOPWORDS, identifiers
 
 MAX_FACTS = 3
@@ -23,25 +24,26 @@ DEFINITION_KINDS = {"function", "method", "class", "interface", "type", "struct"
 
 @dataclass(frozen=True)
 class Fact:
-    name: str
-    kind: str
-    path: str
-    start: int
-    end: int
-    signature: str
-    doc: str
-    """The docstring's first line ('' when there is none)."""
+    """A definition as stated to the user: the index's symbol, its signature on one line and the
+    docstring's first line."""
+
+    symbol: Symbol
 
     @property
-    def location(self) -> str:
-        return f"{self.path}:{self.start}"
+    def signature(self) -> str:
+        return " ".join(self.symbol.signature.split())
+
+    @property
+    def doc(self) -> str:
+        return first_line(self.symbol.docstring)
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "path": self.path, "start": self.start, "end": self.end,
+        s = self.symbol
+        return {"name": s.name, "kind": s.kind, "path": s.path, "start": s.start, "end": s.end,
                 "signature": self.signature, "doc": self.doc}  # fmt: skip
 
     def render(self) -> str:
-        line = f"- `{self.signature}` at {self.path}:{self.start}-{self.end}"
+        line = f"- `{self.signature}` at {self.symbol.path}:{self.symbol.start}-{self.symbol.end}"
         return line + (f": {self.doc}" if self.doc else "")
 
 
@@ -66,7 +68,7 @@ def names_code(word: str, question: str) -> bool:
 def grounded_facts(index: RepoIndex, question: str, hits: list[Hit], limit: int = MAX_FACTS) -> list[Fact]:
     """The definitions the question names exactly; when it names none, those of the best
     lexical/symbol hits (at most HIT_FACTS: the further down, the less it is about them)."""
-    chosen: list[Any] = []
+    chosen: list[Symbol] = []
     for name in dict.fromkeys(identifiers(question)):
         if not names_code(name, question):
             continue
@@ -77,13 +79,7 @@ def grounded_facts(index: RepoIndex, question: str, hits: list[Hit], limit: int 
         for hit in hits[:HIT_FACTS]:
             if hit.symbol and ("symbols" in hit.sources or "bm25" in hit.sources):
                 chosen += [s for s in index.symbols(hit.symbol) if s.path == hit.path and s.kind in DEFINITION_KINDS]
-    facts: list[Fact] = []
-    for symbol in chosen:
-        fact = Fact(symbol.name, symbol.kind, symbol.path, symbol.start, symbol.end,
-                    " ".join(symbol.signature.split()), first_line(symbol.docstring))  # fmt: skip
-        if fact not in facts:
-            facts.append(fact)
-    return facts[:limit]
+    return [Fact(symbol) for symbol in dict.fromkeys(chosen)][:limit]
 
 
 def render_facts(facts: list[Fact]) -> str:

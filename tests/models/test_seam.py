@@ -179,4 +179,4 @@ def test_facts_come_only_from_names_used_as_code(index: RepoIndex, question: str
     from codemm.grounding import grounded_facts
 
     facts = grounded_facts(index, question, [])
-    assert [f.name for f in facts][:1] == ([named] if named else [])
+    assert [f.symbol.name for f in facts][:1] == ([named] if named else [])
