@@ -43,6 +43,7 @@ def main() -> None:
     root = project_root()
     questions = load_questions(root / "eval" / "suites" / "repoqa" / "questions.jsonl")[: args.limit]
     rows: list[dict[str, Any]] = []
+    sink = args.out.open("w") if args.out else None  # a row per question as it comes: a long run can be stopped
     for q in questions:
         started = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "codemm.cli", "ask", q.question, "--repo", str(root / q.repo),
@@ -50,6 +51,8 @@ def main() -> None:
         wall = time.perf_counter() - started
         if proc.returncode != 0:
             rows.append({"id": q.id, "error": proc.stderr.strip().splitlines()[-1:]})
+            if sink:
+                sink.write(json.dumps(rows[-1]) + "\n")
             continue
         data = json.loads(proc.stdout)
         answer = data["answer"]
@@ -59,8 +62,9 @@ def main() -> None:
                      "answer": answer})  # fmt: skip
         print(f"{q.id}: {rows[-1]['stop_reason']} {rows[-1]['new_tokens']} tokens {rows[-1]['generation_s']}s",
               file=sys.stderr)  # fmt: skip
-    if args.out:
-        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        if sink:
+            sink.write(json.dumps(rows[-1]) + "\n")
+            sink.flush()
     ok = [r for r in rows if "error" not in r]
     print(f"questions {len(rows)}, errors {len(rows) - len(ok)}")
     print(f"hit the token cap (stop_reason length): {sum(r['stop_reason'] == 'length' for r in ok)}")
