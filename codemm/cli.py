@@ -802,6 +802,30 @@ def search(
         typer.echo(f"{label:<48} {hit.score:.4f}  {'+'.join(hit.sources):<20} {hit.symbol}")
 
 
+@app.command("mcp")
+def mcp_cmd(
+    ctx: typer.Context,
+    repo: RepoOpt = Path("."),
+    model: ModelOpt = None,
+    backend: BackendOpt = None,
+    api_base: ApiBaseOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    no_embed: Annotated[bool, typer.Option("--no-embed", help="Search without dense embeddings.")] = False,
+) -> None:
+    """Serve the repository to editors and agents over MCP on stdio: search, map, definitions,
+    references, line ranges, screenshots, ask (see README, "Editors and agents")."""
+    from codemm.mcp_server import serve_stdio
+    from codemm.repo.walk import check_repo_root
+    from codemm.tools import RepoTools
+
+    root = check_repo_root(repo)
+    merged = dict(ctx.obj or {})
+    merged.update(model=model, backend=backend, api_base=api_base, api_key_env=api_key_env)
+    # The served repository's codemm.toml applies, not the one of whatever dir the editor started in.
+    settings = load_settings({k: v for k, v in merged.items() if v is not None}, cwd=root)
+    serve_stdio(RepoTools(root, settings, embed=not no_embed))
+
+
 def main() -> None:
     """Entry point: user-facing errors become one line on stderr and an exit code."""
     # Offline by default: nothing may reach a model hub at run time.

@@ -1,0 +1,263 @@
+"""The repository tools codemm offers editors and agents, as plain methods over one open index.
+
+`codemm mcp` serves them over stdio (``codemm.mcp_server.build_mcp_server``); `codemm serve` can
+mount the same server over HTTP. Each method brings the index up to date first (incremental: one
+stat per file when nothing changed), so an edit made between two calls is seen by the second;
+returns a plain JSON-able dict; and raises a ``CodemmError`` with a one-line message for bad input.
+
+Calls are serialised by one lock: the MCP SDK runs each tool on a worker thread, and the index's
+SQLite connection, its refresh and the model must not be used by two calls at once. A search made
+while an ``ask`` generates therefore waits for the answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codemm.config import Settings, load_settings
+from codemm.errors import BadInputError, CodemmError, error_from_oserror
+from codemm.repo.index import RepoIndex
+from codemm.repo.symbols import Reference, Symbol
+
+if TYPE_CHECKING:
+    from codemm.session import AskSession
+
+MAX_HITS = 50
+MAX_MAP_TOKENS = 16_384
+MAX_REFERENCES = 200
+"""More than this many uses of one name is a question for search_code, not a list to read."""
+CHARS_PER_TOKEN = 4
+"""The repo map's token count when no model is loaded: loading one only to count would take
+seconds to minutes, and the budget is a size hint for the agent, not a context window."""
+
+
+class RepoTools:
+    """One repository's tools. ``settings`` choose the model ``ask`` loads (on its first call, then
+    kept); ``embed=False`` skips dense embeddings (search is then BM25 + symbols only)."""
+
+    def __init__(self, root: Path, settings: Settings | None = None, embed: bool = True) -> None:
+        self.index = RepoIndex(root)
+        self.root = self.index.root
+        self.settings = settings if settings is not None else load_settings(cwd=self.root)
+        self.embed = embed
+        self.session: AskSession | None = None
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+
+    # -- the tools ------------------------------------------------------------------------------
+
+    def search_code(self, query: str, k: int = 10) -> dict[str, Any]:
+        """Fused retrieval (BM25, embeddings, symbol names) over the repository's chunks."""
+        from codemm.repo.retrieve import retriever_for
+
+        if not query.strip():
+            raise BadInputError("the query is empty; say what to look for")
+        if not 1 <= k <= MAX_HITS:
+            raise BadInputError(f"k must be between 1 and {MAX_HITS}, got {k}")
+        with self._lock:
+            self._refresh(embed=True)
+            hits = retriever_for(self.index, dense=self.embed).search(query, k=k)
+        return {"query": query, "hits": [{**hit.as_json(), "text": hit.text} for hit in hits]}
+
+    def repo_map(self, focus: str = "", tokens: int = 1024) -> dict[str, Any]:
+        """The most referenced definitions, ranked around ``focus``, within ``tokens``."""
+        from codemm.repo.repomap import build_repo_map
+
+        if not 1 <= tokens <= MAX_MAP_TOKENS:
+            raise BadInputError(f"tokens must be between 1 and {MAX_MAP_TOKENS}, got {tokens}")
+        with self._lock:
+            self._refresh(embed=False)
+            count, counted_with = self._token_counter()
+            repo_map = build_repo_map(self.index, count, tokens, focus)
+        return {"text": repo_map.text, "tokens": repo_map.tokens, "counted_with": counted_with,
+                "shown": repo_map.shown, "total": repo_map.total}  # fmt: skip
+
+    def find_definition(self, symbol: str) -> dict[str, Any]:
+        """Where ``symbol`` (a name, or ``Class.method``) is defined, from the index."""
+        name, parent = _split_name(symbol)
+        with self._lock:
+            self._refresh(embed=False)
+            found = [s for s in self.index.symbols(name) if not parent or s.parent == parent]
+        found.sort(key=lambda s: (s.path, s.start))
+        return {"symbol": symbol, "definitions": [_definition_json(s) for s in found]}
+
+    def find_references(self, symbol: str) -> dict[str, Any]:
+        """Every use of ``symbol``'s name (calls, imports, types), each with the definition it sits in.
+        References are by name: ``Class.method`` finds every ``.method`` use."""
+        name, _ = _split_name(symbol)
+        with self._lock:
+            self._refresh(embed=False)
+            refs = sorted((r for r in self.index.references() if r.name == name), key=lambda r: (r.path, r.line))
+            truncated = len(refs) > MAX_REFERENCES
+            refs = refs[:MAX_REFERENCES]
+            by_path: dict[str, list[Symbol]] = defaultdict(list)
+            for sym in self.index.symbols():
+                by_path[sym.path].append(sym)
+        texts = self._line_texts(refs)
+        found = [_reference_json(r, _enclosing(by_path[r.path], r.line), texts.get((r.path, r.line), "")) for r in refs]
+        data: dict[str, Any] = {"symbol": symbol, "references": found, "truncated": truncated}
+        if truncated:
+            data["note"] = f"only the first {MAX_REFERENCES} references are listed"
+        return data
+
+    def read_range(self, path: str, start: int = 1, end: int | None = None) -> dict[str, Any]:
+        """Lines ``start``..``end`` of a file inside the repository (see ``codemm.repo.read``)."""
+        from codemm.repo.read import read_range
+
+        self._check_root()  # the disk is read directly: nothing in the index to refresh
+        return read_range(self.root, path, start, end).as_json()
+
+    def read_screenshot(self, image: str) -> dict[str, Any]:
+        """OCR text (with layout) of a screenshot given as a repository path or base64 PNG/JPEG, and
+        the code locations it shows (traceback frames, path:line) checked against the index."""
+        from codemm.repo.read import repo_file
+        from codemm.vision.images import read_image_input
+        from codemm.vision.inline import INLINE_NAME, inline_image_file, is_inline
+        from codemm.vision.locations import locations_in_index
+
+        if is_inline(image):
+            with inline_image_file(image) as path:
+                try:
+                    read = read_image_input(path)
+                except BadInputError as exc:  # its temporary path means nothing to the caller
+                    message = str(exc).replace(f"image {path}", INLINE_NAME).replace(str(path), INLINE_NAME)
+                    raise BadInputError(message) from None
+            shown = "inline"
+        else:
+            self._check_root()
+            read = read_image_input(repo_file(self.root, image))
+            shown = image
+        with self._lock:
+            self._refresh(embed=False)
+            locations = locations_in_index(read.text, self.index)
+        return {"image": shown, "width": read.width, "height": read.height, "read_by": read.source,
+                "text": read.text, "locations": [loc.as_json() for loc in locations],
+                "notes": read.notes}  # fmt: skip
+
+    def ask(self, question: str, adapter: str | None = None) -> dict[str, Any]:
+        """The whole ask pipeline: retrieval, the prompt, the model's answer and its checked
+        citations (``AskResult.to_json()``). The model loads on the first call and is kept."""
+        if not question.strip():
+            raise BadInputError("the question is empty")
+        with self._lock:
+            self._refresh(embed=True)
+            session = self._ask_session()
+            if adapter != session.adapter:
+                session.set_adapter(adapter)
+            if session.model is None:
+                session.load_model()
+            prepared, stream = session.ask(question)
+            answer = "".join(stream)
+            return session.finish(answer, stream, prepared).to_json()
+
+    def list_adapters(self) -> dict[str, Any]:
+        """The LoRA adapters in the store, which ``ask`` can use."""
+        from codemm.adapters.store import list_adapters
+
+        keep = ("name", "base_model", "base_spec", "quant", "created", "repo", "metrics")
+        return {"adapters": [{k: v for k, v in dataclasses.asdict(card).items() if k in keep}
+                             for card in list_adapters()]}  # fmt: skip
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def warm(self) -> None:
+        """Builds the index (embeddings included) ahead of the first call; a failure is left for
+        that call to report."""
+        try:
+            with self._lock:
+                self._refresh(embed=True)
+        except CodemmError:
+            pass
+
+    def close(self) -> None:
+        """Stops a refresh in progress (at its next file or batch) rather than finishing it: an
+        editor that closes the connection expects the process to go, not to embed a repo first."""
+        self._closing.set()
+        with self._lock:
+            if self.session is not None:
+                self.session.index = None  # the index is ours: closed once, below
+                self.session.close()
+                self.session = None
+            self.index.close()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _check_root(self) -> None:
+        if not self.root.is_dir():
+            raise BadInputError(f"the repository {self.root} is gone (deleted or moved while codemm served it)")
+
+    def _refresh(self, embed: bool) -> None:
+        self._stop_when_closing("", 0, 0)  # closed while this call waited for the lock
+        self._check_root()
+        try:
+            self.index.refresh(embed=embed and self.embed, progress=self._stop_when_closing)
+        except OSError as exc:  # the tree changed under the walk, or the repository went away
+            self._check_root()
+            raise error_from_oserror(exc, f"indexing {self.root}") from None
+
+    def _stop_when_closing(self, phase: str, done: int, total: int) -> None:
+        if self._closing.is_set():  # the refresh rolls back its transaction; the next one redoes it
+            raise CodemmError("the tools are closing")
+
+    def _ask_session(self) -> AskSession:
+        from codemm.session import AskSession
+
+        if self.session is None:
+            self.session = AskSession(self.settings, repo=self.root)
+            self.session.index = self.index
+        return self.session
+
+    def _token_counter(self) -> tuple[Callable[[str], int], str]:
+        model = self.session.model if self.session is not None else None
+        if model is not None:
+            return model.count_text, f"the tokenizer of {model.name}"
+        return (lambda text: len(text) // CHARS_PER_TOKEN), f"characters / {CHARS_PER_TOKEN}"
+
+    def _line_texts(self, refs: list[Reference]) -> dict[tuple[str, int], str]:
+        """The source line of each reference, each file read once."""
+        from codemm.repo.walk import decode_source
+
+        texts: dict[tuple[str, int], str] = {}
+        for path in {r.path for r in refs}:
+            try:
+                lines = decode_source((self.root / path).read_bytes())[0].splitlines()
+            except OSError:
+                continue  # deleted since the refresh: the location still stands
+            for ref in refs:
+                if ref.path == path and ref.line <= len(lines):
+                    texts[(path, ref.line)] = lines[ref.line - 1].strip()
+        return texts
+
+
+def _split_name(symbol: str) -> tuple[str, str]:
+    """``Class.method`` -> (method, Class); a plain name -> (name, "")."""
+    symbol = symbol.strip()
+    if not symbol:
+        raise BadInputError("the symbol is empty; give a function, class or method name")
+    parent, _, name = symbol.rpartition(".")
+    if not name:
+        raise BadInputError(f"{symbol!r} ends with a dot; give a name like parse_due_date or Store.load")
+    return name, parent.rpartition(".")[2]
+
+
+def _definition_json(sym: Symbol) -> dict[str, Any]:
+    return {"name": sym.name, "kind": sym.kind, "parent": sym.parent, "path": sym.path, "line": sym.start,
+            "end": sym.end, "location": f"{sym.path}:{sym.start}", "signature": sym.signature,
+            "docstring": sym.docstring}  # fmt: skip
+
+
+def _enclosing(symbols: list[Symbol], line: int) -> Symbol | None:
+    """The innermost function or class around ``line`` (None at module level)."""
+    around = [s for s in symbols if s.start <= line <= s.end and s.kind != "constant"]
+    return min(around, key=lambda s: s.end - s.start, default=None)
+
+
+def _reference_json(ref: Reference, owner: Symbol | None, text: str) -> dict[str, Any]:
+    inside = "" if owner is None else (f"{owner.parent}.{owner.name}" if owner.parent else owner.name)
+    return {"path": ref.path, "line": ref.line, "location": f"{ref.path}:{ref.line}", "kind": ref.kind,
+            "in": inside, "text": text}  # fmt: skip
