@@ -51,6 +51,7 @@ class Completion(Task):
         chosen: list[dict[str, Any]] = []
         for repo in REPOS:
             chosen += [i for i in items if i["repo"] == repo][:per_repo]
+        chosen = chosen[: self.options.get("limit") or None]  # --limit: at most this many items per suite
         passes_unedited: dict[Path, bool] = {}  # a test file naming several functions runs once
         for item in chosen:
             # The repository's own tests, where some exercise the function and pass on the original.
