@@ -37,6 +37,10 @@ class ModelServerError(CodemmError):
     """An inference server (llama.cpp, Ollama, vLLM...) is unreachable, refused or broke off."""
 
 
+class RepoUnavailableError(CodemmError):
+    """The repository a long-running server answers about is gone (deleted, moved, unmounted)."""
+
+
 def error_from_oserror(exc: OSError, doing: str) -> CodemmError:
     """Turns an OSError met while ``doing`` something into a one-line CodemmError."""
     if exc.errno == errno.ENOSPC:

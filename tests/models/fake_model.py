@@ -4,6 +4,7 @@ the loop guard and the patch check are tested without any engine."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,9 @@ class FakeModel:
     load_s: float = 0.0
     prompts: list[list[Message]] = field(default_factory=list)
     produced: int = 0
+    delay: float = 0.0
+    """Seconds to sleep before each piece: a model slow enough to queue behind or walk away from."""
+    streams: list[TokenStream] = field(default_factory=list)
 
     def count_text(self, text: str) -> int:
         return len(text.split())
@@ -42,12 +46,19 @@ class FakeModel:
                 if cancel.is_set():
                     stats.stop_reason = "cancelled"
                     return
+                if self.delay:
+                    time.sleep(self.delay)
+                    if cancel.is_set():  # a cancel during the sleep stops before the piece, as an engine would
+                        stats.stop_reason = "cancelled"
+                        return
                 stats.new_tokens += 1
                 self.produced += 1
                 yield piece
             stats.stop_reason = "length" if stats.new_tokens >= settings.max_new_tokens else "eos"
 
-        return TokenStream(pieces(), stats, cancel, guard=settings.stop_on_repeat)
+        stream = TokenStream(pieces(), stats, cancel, guard=settings.stop_on_repeat)
+        self.streams.append(stream)
+        return stream
 
     def set_adapter(self, name: str | None) -> None:
         self.adapter = name

@@ -1,0 +1,126 @@
+"""ASGI middleware between the network and `codemm serve`: who may ask, and how much they may send.
+
+Plain ASGI classes rather than FastAPI dependencies, so that they also cover whatever else is
+mounted on the app (the MCP endpoint at /mcp) and run before a request body is read.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from codemm.openai_wire import error_body
+
+OPEN_PATHS = ("/health",)
+"""Paths answered without an API key: a load balancer's health check carries none."""
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1 (a host name, an address, or a Host header with a port)."""
+    if host.startswith("["):  # [::1]:8000
+        host = host[1 : host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:  # 127.0.0.1:8000, localhost:8000
+        host = host.split(":")[0]
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str, code: str,
+                  headers: dict[str, str] | None = None) -> None:  # fmt: skip
+    response = JSONResponse(error_body(message, "invalid_request_error", code), status, headers=headers)
+    await response(scope, receive, send)
+
+
+class Guard:
+    """With an API key: every path but /health needs ``Authorization: Bearer KEY`` (401 otherwise).
+    Without one the server is bound to loopback, and a request must also name a loopback host: a web
+    page whose domain was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name, and is refused."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app, self.api_key = app, api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if self.api_key is None:
+            host = headers.get("host", "")
+            if not is_loopback(host):
+                message = (f"Host '{host}' is not this machine: without an API key codemm serve answers only "
+                           "requests to localhost")  # fmt: skip
+                await _refuse(scope, receive, send, 400, message, "invalid_host")
+                return
+        elif scope["path"] not in OPEN_PATHS and not self._authorized(headers.get("authorization", "")):
+            await _refuse(scope, receive, send, 401, "missing or wrong API key: send Authorization: Bearer KEY",
+                          "invalid_api_key", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+            return
+        await self.app(scope, receive, send)
+
+    def _authorized(self, header: str) -> bool:
+        assert self.api_key is not None
+        scheme, _, token = header.partition(" ")
+        # compare_digest: the time taken must not tell how much of a guessed key was right.
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.api_key.encode())
+
+
+class BodyLimit:
+    """Reads a request body up to ``max_bytes`` and hands it on; a larger one is answered 413.
+
+    The rest of a too-large body is still read (up to ``DRAIN_FACTOR`` times the limit) before the
+    answer, so that a client still sending its body reads the 413 instead of a reset connection."""
+
+    DRAIN_FACTOR = 4
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        too_large = declared.isdigit() and int(declared) > self.max_bytes
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more and size <= self.max_bytes * self.DRAIN_FACTOR:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left before sending its request: nobody to answer
+            body = message.get("body", b"")
+            size += len(body)
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                too_large, chunks = True, []
+            elif not too_large:
+                chunks.append(body)
+        if too_large:
+            limit = f"{self.max_bytes / 2**20:.0f} MiB"
+            await _refuse(scope, receive, send, 413, f"the request body is larger than {limit}", "request_too_large")
+            return
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body once, then the connection's own messages (a client disconnecting)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            message: dict[str, Any] = {"type": "http.request", "body": body, "more_body": False}
+            return message
+        return await receive()
+
+    return replayed
