@@ -51,16 +51,21 @@ class Completion(Task):
         chosen: list[dict[str, Any]] = []
         for repo in REPOS:
             chosen += [i for i in items if i["repo"] == repo][:per_repo]
+        # The repository's own tests, where some exercise the function and pass on the original.
+        # Items with such tests go first, so a --limit slice keeps the strongest signal.
+        candidates = {
+            item["id"]: find_test_files(ctx.root / item["repo"], item["name"]) if item["path"].endswith(".py") else []
+            for item in chosen
+        }
+        chosen.sort(key=lambda item: not candidates[item["id"]])
         chosen = chosen[: self.options.get("limit") or None]  # --limit: at most this many items per suite
         passes_unedited: dict[Path, bool] = {}  # a test file naming several functions runs once
         for item in chosen:
-            # The repository's own tests, where some exercise the function and pass on the original.
             repo_dir = ctx.root / item["repo"]
-            candidates = find_test_files(repo_dir, item["name"]) if item["path"].endswith(".py") else []
-            for test in candidates:
+            for test in candidates[item["id"]]:
                 if test not in passes_unedited:
                     passes_unedited[test] = run_repo_tests(repo_dir, test, limits=ctx.limits).passed
-            item["tests"] = [t.relative_to(repo_dir).as_posix() for t in candidates if passes_unedited[t]]
+            item["tests"] = [t.relative_to(repo_dir).as_posix() for t in candidates[item["id"]] if passes_unedited[t]]
         return chosen
 
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
