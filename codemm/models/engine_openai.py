@@ -315,13 +315,20 @@ class OpenAIModel:
         finally:
             response.close()  # the server sees the disconnect and stops generating
             stats.total_s = time.perf_counter() - started
-        if chunks == 0 and not cancel.is_set():
+        if not finish and not cancel.is_set():
             stats.stop_reason = "interrupted"
-            # llama-cpp-python's server ends a stream this way when the prompt exceeds its window.
+            if chunks == 0:  # llama-cpp-python's server ends a stream this way when the prompt exceeds its window
+                raise ModelServerError(
+                    f"the model server at {self.api_base} closed the stream without an answer; a prompt longer "
+                    f"than its context window does this (codemm budgeted {self.context_window} tokens, from "
+                    f"{self.info.context_source}): set context_window to the server's"
+                )
+            # Every finished answer names why it ended; this one was cut by the server (llama-cpp-python's
+            # server cuts a running answer when another request arrives, unless --interrupt_requests False).
             raise ModelServerError(
-                f"the model server at {self.api_base} closed the stream without an answer; a prompt longer "
-                f"than its context window does this (codemm budgeted {self.context_window} tokens, from "
-                f"{self.info.context_source}): set context_window to the server's"
+                f"the model server at {self.api_base} ended the answer after {stats.new_tokens} tokens without "
+                "saying why (cut short by the server; llama-cpp-python's server does this when another request "
+                "arrives: start it with --interrupt_requests False, or use --concurrency 1)"
             )
         stats.stop_reason = "cancelled" if cancel.is_set() else ("length" if finish == "length" else "eos")
 

@@ -48,11 +48,13 @@ class Server:
     log: Path
 
 
-def start_server(gguf: Path, log: Path, *extra: str) -> Server:
+def start_server(gguf: Path, log: Path, *extra: str, interrupt: bool = False) -> Server:
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python was installed without [server]")
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", str(SERVER_CONTEXT), "--n_threads", "2", *extra]  # fmt: skip
+               "--port", str(port), "--n_ctx", str(SERVER_CONTEXT), "--n_threads", "2",
+               # queue concurrent requests instead of cutting the running answer short (its default)
+               "--interrupt_requests", str(interrupt), *extra]  # fmt: skip
     process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -117,6 +117,7 @@ def test_eval_concurrency_keeps_rows_in_item_order(server: Server, server_env: d
     items = [r["item"] for r in rows]
     assert len(rows) == 6 and len(set(items)) == 3 and items == sorted(items, key=items.index)
     assert [r["variant"] for r in rows] == ["no-repo", "repo"] * 3
+    assert all(r["cost"]["new_tokens"] > 0 and r["output"] for r in rows)  # each answer whole, none cut short
 
 
 @pytest.mark.parametrize("backend", ["openai", "llamacpp"])
@@ -195,6 +196,25 @@ def test_stream_cut_in_the_middle_is_reported(gguf: Path, tmp_path: Path) -> Non
                 if len(received) == 3:
                     own.process.kill()
         assert received and stream.stats.stop_reason == "interrupted"
+    finally:
+        stop_server(own)
+
+
+def test_an_answer_the_server_cuts_short_is_an_error_not_a_short_answer(gguf: Path, tmp_path: Path) -> None:
+    """llama-cpp-python's server, by default, ends a running answer when another request arrives:
+    the cut answer must say so, never pass for a complete (empty or short) one."""
+    own = start_server(gguf, tmp_path / "server.log", interrupt=True)
+    try:
+        model = open_model(Settings(backend="openai", api_base=own.api_base))
+        counting = [{"role": "user", "content": "Write the numbers from 1 to 3000, one per line."}]
+        first = model.stream(counting, GenerationSettings(max_new_tokens=1000, stop_on_repeat=False))
+        pieces = iter(first)
+        next(pieces)  # the first answer is running
+        model.stream([{"role": "user", "content": "hi"}], GenerationSettings(max_new_tokens=3)).text()
+        with pytest.raises(ModelServerError, match="without saying why"):
+            for _ in pieces:
+                pass
+        assert first.stats.stop_reason == "interrupted"
     finally:
         stop_server(own)
 
