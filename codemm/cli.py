@@ -68,11 +68,12 @@ ApiKeyEnvOpt = Annotated[
 ]
 
 
-def _settings(ctx: typer.Context, **flags: Any) -> Any:
-    """Settings with the global options under the command's own (the command's win)."""
+def _settings(ctx: typer.Context, cwd: Path | None = None, **flags: Any) -> Any:
+    """Settings with the global options under the command's own (the command's win); ``cwd``
+    picks whose codemm.toml applies (default: the current directory's project)."""
     merged = dict(ctx.obj or {})
     merged.update({k: v for k, v in flags.items() if v is not None})
-    return load_settings(merged)
+    return load_settings(merged, cwd=cwd)
 
 
 def _print_json(data: Any) -> None:
@@ -819,10 +820,8 @@ def mcp_cmd(
     from codemm.tools import RepoTools
 
     root = check_repo_root(repo)
-    merged = dict(ctx.obj or {})
-    merged.update(model=model, backend=backend, api_base=api_base, api_key_env=api_key_env)
     # The served repository's codemm.toml applies, not the one of whatever dir the editor started in.
-    settings = load_settings({k: v for k, v in merged.items() if v is not None}, cwd=root)
+    settings = _settings(ctx, cwd=root, model=model, backend=backend, api_base=api_base, api_key_env=api_key_env)
     serve_stdio(RepoTools(root, settings, embed=not no_embed))
 
 
