@@ -81,17 +81,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_source(source: Source) -> Path:
-    """The unpacked library, downloading it the first time; raises CodemmError when the registry
-    cannot be reached or the file is not the recorded one."""
-    target = cache_dir() / "sources" / f"{source.name}-{source.sha256[:12]}"
+def fetch_source(source: Source, cache: Path | None = None) -> Path:
+    """The unpacked library, downloading it the first time (into ``cache``, by default codemm's
+    cache dir); raises CodemmError when the registry cannot be reached or the file is not the
+    recorded one."""
+    target = (cache or cache_dir() / "sources") / f"{source.name}-{source.sha256[:12]}"
     unpacked = target / source.root
     if (target / ".complete").exists():
         return unpacked
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--disable-pip-version-check",
-               "-q", "-d", tmp, source.requirement]  # fmt: skip
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+               "--disable-pip-version-check", "-q", "-d", tmp, source.requirement]  # fmt: skip
         env = {**os.environ, "PIP_NO_INPUT": "1"}
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -109,8 +110,8 @@ def fetch_source(source: Source) -> Path:
     return unpacked
 
 
-def fetch_all(sources: dict[str, Source]) -> dict[str, Path]:
-    return {name: fetch_source(source) for name, source in sources.items()}
+def fetch_all(sources: dict[str, Source], cache: Path | None = None) -> dict[str, Path]:
+    return {name: fetch_source(source, cache) for name, source in sources.items()}
 
 
 # -- the checker -------------------------------------------------------------------------------
@@ -126,12 +127,13 @@ def answer_words(gold_symbol: str, gold_file: str) -> set[str]:
 
 
 def _same_word(a: str, b: str) -> bool:
-    """Equal after stemming, or one word's form of the other (compression/compressor,
-    dispatched/dispatcher): a long shared prefix."""
+    """Equal after stemming, or one word's form of the other: one begins with the other
+    (dict/dictionary) or they share most of a long prefix (compression/compressor)."""
     if stem(a) == stem(b):
         return True
     shared = len(os.path.commonprefix([a, b]))
-    return shared >= 5 and shared >= 0.7 * min(len(a), len(b))
+    shorter = min(len(a), len(b))
+    return (shared == shorter >= 4) or (shared >= 5 and shared >= 0.7 * shorter)
 
 
 def leaked_words(question: str, gold_symbol: str, gold_file: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +19,43 @@ from codemm.repo.tokens import code_tokens, identifier_parts, identifiers, stem
 
 RRF_K = 60
 RETRIEVERS = ("bm25", "dense", "symbols")
+CARD_RETRIEVERS = ("card_bm25", "card_dense")
 # Symbol matches on shared words are noisier than exact ones; at half weight fused MRR on the
 # repo-QA suite rose from 0.893 to 0.913 (python -m codemm.eval.bench.retrieval).
-RRF_WEIGHTS = {"bm25": 1.0, "dense": 1.0, "symbols": 0.5}
+RRF_WEIGHTS = {"bm25": 1.0, "dense": 1.0, "symbols": 0.5, "card_bm25": 1.0, "card_dense": 1.0}
 
 DOC_WORDS = re.compile(r"\b(readme|docs?|documentation|markdown|guide|changelog)\b", re.I)
 PROSE_WEIGHT = 0.5
+
+
+TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|[^/]*_test\.\w+|conftest\.py)$")
+TEST_WORDS = re.compile(r"\b(tests?|testing|unittests?|pytest|fixtures?|conftest)\b", re.I)
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """How search ranks; the defaults are what the harder suite supported (python -m
+    codemm.eval.bench.retrieval_hard --ablate), each switch is one row of that ablation."""
+
+    cards: bool = True
+    """Rank files by their cards too (chunks.py: names as words, docstrings' first lines)."""
+    file_rank: bool = True
+    """Order hits by file: a file's score is its best chunk's plus its cards' (then the next files)."""
+    test_weight: float = 0.5
+    """Multiplies the score of test files when the question is not about tests: a test names the
+    same things as the code it tests and so crowds it out of the first ranks."""
+    weights: tuple[tuple[str, float], ...] = ()
+    """Overrides of RRF_WEIGHTS, e.g. (("card_dense", 2.0),)."""
+
+    def weight(self, name: str) -> float:
+        return dict(self.weights).get(name, RRF_WEIGHTS[name])
+
+
+CardFind = tuple[int, float, int]
+"""A file found by a card retriever: (file rank, score, the best card's index)."""
+
+BASELINE = RetrievalOptions(cards=False, file_rank=False, test_weight=1.0)
+"""Search as it was before the harder suite: chunks fused by RRF, ranked alone."""
 
 
 @dataclass
@@ -36,54 +68,93 @@ class Hit:
     kind: str = ""
     symbol: str = ""
     text: str = field(default="", repr=False)
+    explain: dict[str, Any] | None = field(default=None, repr=False)
+    """Per retriever that found this hit's chunk or file: its rank, score and the field it matched."""
 
     def as_json(self) -> dict[str, Any]:
-        return {"path": self.path, "start": self.start, "end": self.end, "score": round(self.score, 5),
+        data = {"path": self.path, "start": self.start, "end": self.end, "score": round(self.score, 5),
                 "sources": self.sources, "kind": self.kind, "symbol": self.symbol}  # fmt: skip
+        if self.explain is not None:
+            data["explain"] = self.explain
+        return data
 
 
 class Retriever:
-    """Built once per index generation; each search is then in-memory work only."""
+    """Built once per index generation; each search is then in-memory work only.
 
-    def __init__(self, index: RepoIndex, dense: bool = True) -> None:
+    Chunks and cards are ranked apart: ``bm25``, ``dense`` and ``symbols`` rank chunks (what a
+    hit shows); ``card_bm25`` and ``card_dense`` rank files by their cards."""
+
+    def __init__(self, index: RepoIndex, dense: bool = True, options: RetrievalOptions | None = None) -> None:
         import bm25s
 
+        self.options = options or RetrievalOptions()
         self.generation = index.generation()
-        self.chunks: list[Chunk] = index.chunks()
+        every = index.chunks()
+        self.chunks: list[Chunk] = [c for c in every if c.kind != "card"]
+        self.cards: list[Chunk] = [c for c in every if c.kind == "card"]
         self.symbols: list[Symbol] = index.symbols()
-        self.bm25 = bm25s.BM25()
-        corpus = [code_tokens(f"{c.path} {c.symbol} {c.text}") or ["_"] for c in self.chunks]
-        self.bm25.index(corpus, show_progress=False) if self.chunks else None
-        self.vocab = {t for doc in corpus for t in doc}
+        self.bm25, self.vocab = self._bm25(bm25s, self.chunks, lambda c: f"{c.path} {c.symbol} {c.text}")
+        self.card_bm25, self.card_vocab = self._bm25(bm25s, self.cards, lambda c: c.text)
         self.matrix: np.ndarray | None = None
+        self.card_matrix: np.ndarray | None = None
         if dense and self.chunks:
             from codemm.repo.embeddings import load_vectors
 
             vectors = load_vectors(index)
             if all(c.sha in vectors for c in self.chunks):
                 self.matrix = np.stack([vectors[c.sha] for c in self.chunks])
+            if self.cards and all(c.sha in vectors for c in self.cards):
+                self.card_matrix = np.stack([vectors[c.sha] for c in self.cards])
         self._by_path: dict[str, list[int]] = defaultdict(list)
         for i, c in enumerate(self.chunks):
             self._by_path[c.path].append(i)
+        self._query_vector: tuple[str, np.ndarray] | None = None
 
-    # Each ranker returns chunk indices, best first.
+    @staticmethod
+    def _bm25(bm25s: Any, chunks: list[Chunk], text: Callable[[Chunk], str]) -> tuple[Any, set[str]]:
+        corpus = [code_tokens(text(c)) or ["_"] for c in chunks]
+        model = bm25s.BM25()
+        if chunks:
+            model.index(corpus, show_progress=False)
+        return model, {t for doc in corpus for t in doc}
 
-    def rank_bm25(self, query: str, k: int) -> list[int]:
-        tokens = [t for t in code_tokens(query) if t in self.vocab]
-        if not tokens or not self.chunks:
+    # Each ranker returns (chunk or card index, score) pairs, best first.
+
+    def _bm25_ranking(self, model: Any, vocab: set[str], size: int, query: str, k: int) -> list[tuple[int, float]]:
+        tokens = [t for t in code_tokens(query) if t in vocab]
+        if not tokens or not size:
             return []
-        ids, scores = self.bm25.retrieve([tokens], k=min(k, len(self.chunks)), show_progress=False)
-        return [int(i) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+        ids, scores = model.retrieve([tokens], k=min(k, size), show_progress=False)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
-    def rank_dense(self, query: str, k: int) -> list[int]:
-        if self.matrix is None:
+    def _query_embedding(self, query: str) -> np.ndarray:
+        if self._query_vector is None or self._query_vector[0] != query:  # cards and chunks share it
+            from codemm.repo.embeddings import embed_texts
+
+            self._query_vector = (query, embed_texts([query])[0])
+        return self._query_vector[1]
+
+    def _dense_ranking(self, matrix: np.ndarray | None, query: str, k: int) -> list[tuple[int, float]]:
+        if matrix is None:
             return []
-        from codemm.repo.embeddings import embed_texts
+        sims = matrix @ self._query_embedding(query)
+        top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k] if len(sims) > k else np.arange(len(sims))
+        return [(int(i), float(sims[i])) for i in sorted(top, key=lambda i: -sims[i])]
 
-        sims = self.matrix @ embed_texts([query])[0]
-        return [int(i) for i in np.argsort(-sims)[:k]]
+    def rank_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
+        return self._bm25_ranking(self.bm25, self.vocab, len(self.chunks), query, k)
 
-    def rank_symbols(self, query: str, k: int) -> list[int]:
+    def rank_dense(self, query: str, k: int) -> list[tuple[int, float]]:
+        return self._dense_ranking(self.matrix, query, k)
+
+    def rank_card_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
+        return self._bm25_ranking(self.card_bm25, self.card_vocab, len(self.cards), query, k)
+
+    def rank_card_dense(self, query: str, k: int) -> list[tuple[int, float]]:
+        return self._dense_ranking(self.card_matrix, query, k)
+
+    def rank_symbols(self, query: str, k: int) -> list[tuple[int, float]]:
         scores = symbol_scores(query, self.symbols)
         ranked: dict[int, float] = {}
         for sym, score in sorted(scores.items(), key=lambda kv: -kv[1]):
@@ -91,40 +162,142 @@ class Retriever:
                 chunk = self.chunks[i]
                 if chunk.start <= sym.start <= chunk.end or (chunk.symbol == sym.name and chunk.kind != "module"):
                     ranked[i] = max(ranked.get(i, 0.0), score)
-        return sorted(ranked, key=lambda i: -ranked[i])[:k]
+        return sorted(ranked.items(), key=lambda kv: -kv[1])[:k]
 
-    def search(self, query: str, k: int = 10, per_file: int = 2, methods: tuple[str, ...] = RETRIEVERS) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 10, per_file: int = 2, methods: tuple[str, ...] = RETRIEVERS, explain: bool = False
+    ) -> list[Hit]:
+        opts = self.options
         depth = max(50, k * 5)
-        rankings = {name: getattr(self, f"rank_{name}")(query, depth) for name in methods}
+        chunk_methods = [m for m in methods if m in RETRIEVERS]
+        # Cards join the full fusion (or when named); a single retriever asked for stays alone.
+        card_methods = [m for m in CARD_RETRIEVERS if opts.cards and (m in methods or set(RETRIEVERS) <= set(methods))]
+        rankings = {name: getattr(self, f"rank_{name}")(query, depth) for name in chunk_methods + card_methods}
         fused: dict[int, float] = defaultdict(float)
-        sources: dict[int, list[str]] = defaultdict(list)
-        for name, ranking in rankings.items():
-            for rank, i in enumerate(ranking):
-                fused[i] += RRF_WEIGHTS[name] / (RRF_K + rank + 1)
-                sources[i].append(name)
+        found: dict[int, dict[str, tuple[int, float]]] = defaultdict(dict)
+        for name in chunk_methods:
+            for rank, (i, score) in enumerate(rankings[name]):
+                fused[i] += opts.weight(name) / (RRF_K + rank + 1)
+                found[i][name] = (rank + 1, score)
+        file_bonus: dict[str, float] = defaultdict(float)
+        file_found: dict[str, dict[str, CardFind]] = defaultdict(dict)
+        for name in card_methods:
+            seen: set[str] = set()
+            for i, score in rankings[name]:  # a file's best card counts; ranks count files
+                path = self.cards[i].path
+                if path in seen:
+                    continue
+                seen.add(path)
+                file_bonus[path] += opts.weight(name) / (RRF_K + len(seen))
+                file_found[path][name] = (len(seen), score, i)
         wants_docs = bool(DOC_WORDS.search(query))
+        wants_tests = bool(TEST_WORDS.search(query))
+
+        def prior(path: str) -> float:
+            weight = 1.0
+            if not wants_docs and not is_code(_language_of(path)):
+                weight *= PROSE_WEIGHT  # README prose should not crowd out code for code questions
+            if not wants_tests and TEST_PATH.search(path):
+                weight *= opts.test_weight
+            return weight
+
         for i in fused:
-            if not wants_docs and not is_code(_language_of_chunk(self.chunks[i])):
-                fused[i] *= PROSE_WEIGHT  # README prose should not crowd out code for code questions
+            fused[i] *= prior(self.chunks[i].path)
+        chunk_order = sorted(fused, key=lambda i: -fused[i])
+        if opts.file_rank:
+            file_score: dict[str, float] = {}
+            best: dict[str, list[int]] = defaultdict(list)
+            for i in chunk_order:
+                path = self.chunks[i].path
+                best[path].append(i)
+                file_score.setdefault(path, fused[i])
+            for path, bonus in file_bonus.items():
+                file_score[path] = file_score.get(path, 0.0) + bonus * prior(path)
+                if not best[path] and self._by_path.get(path):
+                    best[path] = [self._representative(path, query)]
+            ordered = [(i, file_score[p]) for p in sorted(file_score, key=lambda p: -file_score[p]) for i in best[p]]
+        else:
+            ordered = [(i, fused[i]) for i in chunk_order]
         hits: list[Hit] = []
         per_path: dict[str, int] = defaultdict(int)
-        for i in sorted(fused, key=lambda i: -fused[i]):
+        for i, score in ordered:
             c = self.chunks[i]
             if per_path[c.path] >= per_file:
                 continue
             per_path[c.path] += 1
-            hits.append(Hit(c.path, c.start, c.end, fused[i], sources[i], c.kind, c.symbol, c.text))
+            sources = list(found[i]) + [m for m in file_found.get(c.path, {}) if per_path[c.path] == 1]
+            hit = Hit(c.path, c.start, c.end, score, sources, c.kind, c.symbol, c.text)
+            if explain:
+                hit.explain = self._explain(query, i, found[i], file_found.get(c.path, {}))
+            hits.append(hit)
             if len(hits) >= k:
                 break
         return hits
 
+    def _representative(self, path: str, query: str) -> int:
+        """The chunk to show for a file found only by its cards: the one closest to the question
+        by embedding, else the one sharing most words with it."""
+        ids = self._by_path[path]
+        if self.matrix is not None:
+            sims = self.matrix[ids] @ self._query_embedding(query)
+            return ids[int(np.argmax(sims))]
+        words = set(code_tokens(query))
+        return max(ids, key=lambda i: len(words & set(code_tokens(self.chunks[i].text))))
 
-def _language_of_chunk(chunk: Chunk) -> str | None:
+    def _explain(
+        self, query: str, i: int, chunk_found: dict[str, tuple[int, float]], card_found: dict[str, CardFind]
+    ) -> dict[str, Any]:
+        chunk = self.chunks[i]
+        words = set(code_tokens(query))
+        out: dict[str, Any] = {}
+        for name, (rank, score) in chunk_found.items():
+            out[name] = {"rank": rank, "score": round(score, 4), "fields": _matched_fields(words, chunk, name)}
+        for name, (rank, score, card) in card_found.items():
+            entry = _best_card_line(words, self.cards[card].text)
+            out[name] = {"rank": rank, "score": round(score, 4), "fields": ["card"], "card_line": entry}
+        return out
+
+
+def _matched_fields(words: set[str], chunk: Chunk, retriever: str) -> list[str]:
+    """Which parts of a chunk share the query's words: name, path, docstring/comment, body. Dense
+    similarity matches meaning, not words: it is reported as ``body`` (what was embedded)."""
+    if retriever == "dense":
+        return ["path+body"]
+    fields = []
+    if words & set(code_tokens(chunk.symbol)):
+        fields.append("name")
+    if retriever == "symbols":
+        return fields or ["name"]
+    if words & set(code_tokens(chunk.path)):
+        fields.append("path")
+    prose, code = _split_prose(chunk.text)
+    if words & set(code_tokens(prose)):
+        fields.append("docstring/comment")
+    if words & set(code_tokens(code)):
+        fields.append("body")
+    return fields
+
+
+_PROSE = re.compile(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'|#(.*)$|//(.*)$|/\*(.*?)\*/', re.S | re.M)
+
+
+def _split_prose(text: str) -> tuple[str, str]:
+    """A chunk's docstrings and comments, and the rest."""
+    prose = " ".join(next((g for g in m.groups() if g), "") for m in _PROSE.finditer(text))
+    return prose, _PROSE.sub(" ", text)
+
+
+def _best_card_line(words: set[str], card: str) -> str:
+    lines = card.splitlines()[1:] or card.splitlines()
+    return max(lines, key=lambda line: len(words & set(code_tokens(line))), default="")[:160]
+
+
+def _language_of(path: str) -> str | None:
     from pathlib import PurePosixPath
 
     from codemm.repo.languages import language_of
 
-    return language_of(PurePosixPath(chunk.path))
+    return language_of(PurePosixPath(path))
 
 
 def symbol_scores(query: str, symbols: list[Symbol]) -> dict[Symbol, float]:
@@ -152,10 +325,11 @@ def symbol_scores(query: str, symbols: list[Symbol]) -> dict[Symbol, float]:
 _CACHE: dict[str, Retriever] = {}
 
 
-def retriever_for(index: RepoIndex, dense: bool = True) -> Retriever:
+def retriever_for(index: RepoIndex, dense: bool = True, options: RetrievalOptions | None = None) -> Retriever:
     """A Retriever reused while the index generation is unchanged (chat asks many questions)."""
-    key = f"{index.db_path}:{dense}"
+    options = options or RetrievalOptions()
+    key = f"{index.db_path}:{dense}:{options}"
     cached = _CACHE.get(key)
     if cached is None or cached.generation != index.generation():
-        cached = _CACHE[key] = Retriever(index, dense)
+        cached = _CACHE[key] = Retriever(index, dense, options)
     return cached
