@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -44,6 +45,9 @@ class RetrievalOptions:
     test_weight: float = 0.5
     """Multiplies the score of test files when the question is not about tests: a test names the
     same things as the code it tests and so crowds it out of the first ranks."""
+    chunk_decay: float = 0.0
+    """With file_rank, what a file's 2nd best chunk adds to its score (its 3rd adds the square...);
+    0 ranks a file by its best chunk alone."""
     weights: tuple[tuple[str, float], ...] = ()
     """Overrides of RRF_WEIGHTS, e.g. (("card_dense", 2.0),)."""
 
@@ -94,6 +98,7 @@ class Retriever:
         self.chunks: list[Chunk] = [c for c in every if c.kind != "card"]
         self.cards: list[Chunk] = [c for c in every if c.kind == "card"]
         self.symbols: list[Symbol] = index.symbols()
+        self.symbol_index = SymbolIndex(self.symbols)
         self.bm25, self.vocab = self._bm25(bm25s, self.chunks, lambda c: f"{c.path} {c.symbol} {c.text}")
         self.card_bm25, self.card_vocab = self._bm25(bm25s, self.cards, lambda c: c.text)
         self.matrix: np.ndarray | None = None
@@ -155,7 +160,7 @@ class Retriever:
         return self._dense_ranking(self.card_matrix, query, k)
 
     def rank_symbols(self, query: str, k: int) -> list[tuple[int, float]]:
-        scores = symbol_scores(query, self.symbols)
+        scores = self.symbol_index.scores(query)
         ranked: dict[int, float] = {}
         for sym, score in sorted(scores.items(), key=lambda kv: -kv[1]):
             for i in self._by_path.get(sym.path, []):
@@ -209,12 +214,14 @@ class Retriever:
             best: dict[str, list[int]] = defaultdict(list)
             for i in chunk_order:
                 path = self.chunks[i].path
+                # A file's best chunk counts whole, each next one by a further factor of chunk_decay.
+                file_score[path] = file_score.get(path, 0.0) + fused[i] * opts.chunk_decay ** len(best[path])
                 best[path].append(i)
-                file_score.setdefault(path, fused[i])
             for path, bonus in file_bonus.items():
                 file_score[path] = file_score.get(path, 0.0) + bonus * prior(path)
                 if not best[path] and self._by_path.get(path):
-                    best[path] = [self._representative(path, query)]
+                    card = next(iter(file_found[path].values()))[2]
+                    best[path] = [self._representative(path, query, card)]
             ordered = [(i, file_score[p]) for p in sorted(file_score, key=lambda p: -file_score[p]) for i in best[p]]
         else:
             ordered = [(i, fused[i]) for i in chunk_order]
@@ -234,15 +241,18 @@ class Retriever:
                 break
         return hits
 
-    def _representative(self, path: str, query: str) -> int:
+    def _representative(self, path: str, query: str, card: int | None) -> int:
         """The chunk to show for a file found only by its cards: the one closest to the question
-        by embedding, else the one sharing most words with it."""
+        by embedding, else the one defining what the card's best-matching line names."""
         ids = self._by_path[path]
         if self.matrix is not None:
             sims = self.matrix[ids] @ self._query_embedding(query)
             return ids[int(np.argmax(sims))]
-        words = set(code_tokens(query))
-        return max(ids, key=lambda i: len(words & set(code_tokens(self.chunks[i].text))))
+        if card is not None:
+            line = _best_card_line(set(code_tokens(query)), self.cards[card].text).split(" ")
+            name = line[1] if len(line) > 1 else ""
+            return next((i for i in ids if self.chunks[i].symbol == name), ids[0])
+        return ids[0]
 
     def _explain(
         self, query: str, i: int, chunk_found: dict[str, tuple[int, float]], card_found: dict[str, CardFind]
@@ -302,17 +312,42 @@ def _language_of(path: str) -> str | None:
 
 def symbol_scores(query: str, symbols: list[Symbol]) -> dict[Symbol, float]:
     """How strongly the query names each symbol: exact identifiers beat shared words."""
+    return _score_symbols(query, symbols)
+
+
+class SymbolIndex:
+    """symbol_scores over a fixed list of symbols, looking only at the symbols that share a name or
+    a word with the query (a search scored all ~10k symbols of a 100k-line repo otherwise)."""
+
+    def __init__(self, symbols: list[Symbol]) -> None:
+        self.by_name: dict[str, list[Symbol]] = defaultdict(list)
+        self.by_part: dict[str, list[Symbol]] = defaultdict(list)
+        for sym in symbols:
+            self.by_name[sym.name.lower()].append(sym)
+            for part in set(_name_parts(sym.name)[1]):
+                self.by_part[part].append(sym)
+
+    def scores(self, query: str) -> dict[Symbol, float]:
+        candidates: dict[Symbol, None] = {}
+        for word in identifiers(query):
+            candidates.update(dict.fromkeys(self.by_name.get(word.lower(), ())))
+        for token in code_tokens(query):
+            candidates.update(dict.fromkeys(self.by_part.get(stem(token), ())))
+        return _score_symbols(query, list(candidates))
+
+
+def _score_symbols(query: str, symbols: list[Symbol]) -> dict[Symbol, float]:
     exact = {w.lower() for w in identifiers(query)}
     words = {stem(t) for t in code_tokens(query)}
     scores: dict[Symbol, float] = {}
     for sym in symbols:
-        if sym.kind == "constant" and sym.name.lower() not in exact:
-            continue
         name = sym.name.lower()
-        if name in exact and (len(name) > 3 or len(identifier_parts(sym.name)) > 1):
+        if sym.kind == "constant" and name not in exact:
+            continue
+        n_parts, parts = _name_parts(sym.name)
+        if name in exact and (len(name) > 3 or n_parts > 1):
             scores[sym] = 3.0
             continue
-        parts = [stem(p) for p in identifier_parts(sym.name) if len(p) > 1]
         if not parts:
             continue
         shared = sum(1 for p in parts if p in words)
@@ -320,6 +355,14 @@ def symbol_scores(query: str, symbols: list[Symbol]) -> dict[Symbol, float]:
             # Longer names matched on more words are more specific.
             scores[sym] = shared / len(parts) * (1 + math.log(len(parts)))
     return scores
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _name_parts(name: str) -> tuple[int, tuple[str, ...]]:
+    """A name's number of parts and its stemmed parts of two letters or more. Cached: every search
+    matches the query against every symbol, and splitting names was most of a search's time."""
+    parts = identifier_parts(name)
+    return len(parts), tuple(stem(p) for p in parts if len(p) > 1)
 
 
 _CACHE: dict[str, Retriever] = {}

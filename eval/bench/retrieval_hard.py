@@ -34,6 +34,18 @@ ABLATION: dict[str, RetrievalOptions] = {
     "default -card_bm25": RetrievalOptions(weights=(("card_bm25", 0.0),)),
     "default -dense": RetrievalOptions(weights=(("dense", 0.0), ("card_dense", 0.0))),
 }
+TUNING: dict[str, RetrievalOptions] = {
+    "default": DEFAULT,
+    "decay 0.3": RetrievalOptions(chunk_decay=0.3),
+    "decay 0.6": RetrievalOptions(chunk_decay=0.6),
+    "tests 0.3": RetrievalOptions(test_weight=0.3),
+    "tests 0.7": RetrievalOptions(test_weight=0.7),
+    "card_bm25 2": RetrievalOptions(weights=(("card_bm25", 2.0),)),
+    "card_dense 2": RetrievalOptions(weights=(("card_dense", 2.0),)),
+    "dense 2": RetrievalOptions(weights=(("dense", 2.0),)),
+    "bm25 0.5": RetrievalOptions(weights=(("bm25", 0.5),)),
+    "symbols 0.25": RetrievalOptions(weights=(("symbols", 0.25),)),
+}
 FILES_RANKED = 10
 
 
@@ -101,17 +113,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=["dev", "test", "all"], default="test")
     parser.add_argument("--ablate", action="store_true", help="every step added, then each taken away")
+    parser.add_argument("--tune", action="store_true", help="variations of the default's settings (on dev)")
     parser.add_argument("--no-dense", action="store_true", help="without embeddings (BM25, symbols, cards' BM25)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the questions the default misses at 5")
     args = parser.parse_args()
-    result = evaluate(args.split, ABLATION if args.ablate else CONFIGS, dense=not args.no_dense)
+    configs = ABLATION if args.ablate else TUNING if args.tune else CONFIGS
+    result = evaluate(args.split, configs, dense=not args.no_dense)
     if args.json:
         print(json.dumps(result, indent=2))
         return
     print(table(result))
     if args.misses:
-        last = list(result["metrics"])[-1] if not args.ablate else "+tests down (=default)"
+        last = "+tests down (=default)" if args.ablate else "default"
         misses = [f"{q['id']}({q[last]})" for q in result["per_question"] if q[last] is None or q[last] > 5]
         print(f"{last} misses at 5: {', '.join(misses) or 'none'}")
 

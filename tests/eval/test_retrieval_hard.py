@@ -65,5 +65,7 @@ def test_the_checker_catches_leaks_missing_symbols_and_small_libraries(tmp_path:
         ("Where is the Semaphore?", "Semaphore", "t/locks.py", ["semaphore"]),
     ],
 )
-def test_leaked_words_splits_names_and_matches_word_forms(question: str, symbol: str, path: str, leaks: list[str]) -> None:
+def test_leaked_words_splits_names_and_matches_word_forms(
+    question: str, symbol: str, path: str, leaks: list[str]
+) -> None:
     assert leaked_words(question, symbol, path) == leaks

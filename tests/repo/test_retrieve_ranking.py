@@ -162,3 +162,17 @@ def test_cli_search_explain_in_text_and_json(tmp_path: Path) -> None:
     lines = text.stdout.splitlines()
     assert lines[0].startswith("lib/session.py:")
     assert any(line.strip().startswith("card_bm25") and "matched card" in line for line in lines[1:])
+
+
+def test_the_symbol_index_scores_like_a_scan_of_every_symbol(tmp_path: Path) -> None:
+    from codemm.repo.retrieve import SymbolIndex, symbol_scores
+
+    repo = ranking_repo(tmp_path / "repo")
+    (repo / "lib" / "consts.py").write_text("MAX_SIZE = 3\nSIGNED = True\n\ndef signed_size():\n    return MAX_SIZE\n")
+    with RepoIndex(repo) as index:
+        index.refresh(embed=False)
+        symbols = index.symbols()
+        fast = SymbolIndex(symbols)
+        for query in ["create_signed_value", "signed cookie jar", "MAX_SIZE of a signed value", "remember", "nothing"]:
+            assert fast.scores(query) == symbol_scores(query, symbols)
+        assert fast.scores("signed size")  # not a vacuous comparison
