@@ -8,7 +8,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from codemm.repo.index import RepoIndex
 from codemm.repo.languages import is_code
 from codemm.repo.symbols import Symbol
 from codemm.repo.tokens import code_tokens, identifier_parts, identifiers, stem
+
+if TYPE_CHECKING:
+    from codemm.repo.propagate import FileGraph
 
 RRF_K = 60
 RETRIEVERS = ("bm25", "dense", "symbols")
@@ -48,6 +51,8 @@ class RetrievalOptions:
     chunk_decay: float = 0.0
     """With file_rank, what a file's 2nd best chunk adds to its score (its 3rd adds the square...);
     0 ranks a file by its best chunk alone."""
+    graph: float = 0.0
+    """RRF weight of files reached from the best files over the reference graph (propagate.py)."""
     weights: tuple[tuple[str, float], ...] = ()
     """Overrides of RRF_WEIGHTS, e.g. (("card_dense", 2.0),)."""
 
@@ -55,6 +60,8 @@ class RetrievalOptions:
         return dict(self.weights).get(name, RRF_WEIGHTS[name])
 
 
+GRAPH_SEEDS = 5
+GRAPH_DEPTH = 50
 CardFind = tuple[int, float, int]
 """A file found by a card retriever: (file rank, score, the best card's index)."""
 
@@ -99,6 +106,8 @@ class Retriever:
         self.cards: list[Chunk] = [c for c in every if c.kind == "card"]
         self.symbols: list[Symbol] = index.symbols()
         self.symbol_index = SymbolIndex(self.symbols)
+        self._references = index.references() if self.options.graph > 0 else []
+        self._graph: FileGraph | None = None
         self.bm25, self.vocab = self._bm25(bm25s, self.chunks, lambda c: f"{c.path} {c.symbol} {c.text}")
         self.card_bm25, self.card_vocab = self._bm25(bm25s, self.cards, lambda c: c.text)
         self.matrix: np.ndarray | None = None
@@ -219,8 +228,11 @@ class Retriever:
                 best[path].append(i)
             for path, bonus in file_bonus.items():
                 file_score[path] = file_score.get(path, 0.0) + bonus * prior(path)
+            if opts.graph > 0:
+                self._propagate(file_score, file_found, prior)
+            for path in file_score:
                 if not best[path] and self._by_path.get(path):
-                    card = next(iter(file_found[path].values()))[2]
+                    card = next((found[2] for found in file_found[path].values() if found[2] >= 0), None)
                     best[path] = [self._representative(path, query, card)]
             ordered = [(i, file_score[p]) for p in sorted(file_score, key=lambda p: -file_score[p]) for i in best[p]]
         else:
@@ -240,6 +252,19 @@ class Retriever:
             if len(hits) >= k:
                 break
         return hits
+
+    def _propagate(
+        self, file_score: dict[str, float], file_found: dict[str, dict[str, CardFind]], prior: Callable[[str], float]
+    ) -> None:
+        """Adds the ``graph`` ranking: files reached from the best files over the reference graph."""
+        if self._graph is None:
+            from codemm.repo.propagate import FileGraph
+
+            self._graph = FileGraph(self.symbols, self._references, sorted(self._by_path))
+        seeds = dict(sorted(file_score.items(), key=lambda kv: -kv[1])[:GRAPH_SEEDS])
+        for rank, (path, score) in enumerate(self._graph.rank(seeds)[:GRAPH_DEPTH], 1):
+            file_score[path] = file_score.get(path, 0.0) + self.options.graph / (RRF_K + rank) * prior(path)
+            file_found[path]["graph"] = (rank, score, -1)
 
     def _representative(self, path: str, query: str, card: int | None) -> int:
         """The chunk to show for a file found only by its cards: the one closest to the question
@@ -263,6 +288,9 @@ class Retriever:
         for name, (rank, score) in chunk_found.items():
             out[name] = {"rank": rank, "score": round(score, 4), "fields": _matched_fields(words, chunk, name)}
         for name, (rank, score, card) in card_found.items():
+            if card < 0:
+                out[name] = {"rank": rank, "score": round(score, 4), "fields": ["references"]}
+                continue
             entry = _best_card_line(words, self.cards[card].text)
             out[name] = {"rank": rank, "score": round(score, 4), "fields": ["card"], "card_line": entry}
         return out

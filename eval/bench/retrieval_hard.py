@@ -45,6 +45,8 @@ TUNING: dict[str, RetrievalOptions] = {
     "dense 2": RetrievalOptions(weights=(("dense", 2.0),)),
     "bm25 0.5": RetrievalOptions(weights=(("bm25", 0.5),)),
     "symbols 0.25": RetrievalOptions(weights=(("symbols", 0.25),)),
+    "graph 0.5": RetrievalOptions(graph=0.5),
+    "graph 1": RetrievalOptions(graph=1.0),
 }
 FILES_RANKED = 10
 
