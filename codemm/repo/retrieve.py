@@ -33,6 +33,8 @@ PROSE_WEIGHT = 0.5
 
 
 TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|[^/]*_test\.\w+|conftest\.py)$")
+EXAMPLE_PATH = re.compile(r"(^|/)(examples?|demos?|samples?)/")
+EXAMPLE_WORDS = re.compile(r"\b(examples?|demos?|samples?)\b", re.I)
 TEST_WORDS = re.compile(r"\b(tests?|testing|unittests?|pytest|fixtures?|conftest)\b", re.I)
 
 
@@ -53,6 +55,11 @@ class RetrievalOptions:
     0 ranks a file by its best chunk alone."""
     graph: float = 0.0
     """RRF weight of files reached from the best files over the reference graph (propagate.py)."""
+    rrf_k: int = RRF_K
+    """Reciprocal-rank constant: smaller makes the first ranks of each retriever count more."""
+    example_weight: float = 1.0
+    """Multiplies the score of example/demo files unless the question asks for examples: they use
+    the library the way its tests do."""
     weights: tuple[tuple[str, float], ...] = ()
     """Overrides of RRF_WEIGHTS, e.g. (("card_dense", 2.0),)."""
 
@@ -191,7 +198,7 @@ class Retriever:
         found: dict[int, dict[str, tuple[int, float]]] = defaultdict(dict)
         for name in chunk_methods:
             for rank, (i, score) in enumerate(rankings[name]):
-                fused[i] += opts.weight(name) / (RRF_K + rank + 1)
+                fused[i] += opts.weight(name) / (opts.rrf_k + rank + 1)
                 found[i][name] = (rank + 1, score)
         file_bonus: dict[str, float] = defaultdict(float)
         file_found: dict[str, dict[str, CardFind]] = defaultdict(dict)
@@ -202,10 +209,11 @@ class Retriever:
                 if path in seen:
                     continue
                 seen.add(path)
-                file_bonus[path] += opts.weight(name) / (RRF_K + len(seen))
+                file_bonus[path] += opts.weight(name) / (opts.rrf_k + len(seen))
                 file_found[path][name] = (len(seen), score, i)
         wants_docs = bool(DOC_WORDS.search(query))
         wants_tests = bool(TEST_WORDS.search(query))
+        wants_examples = bool(EXAMPLE_WORDS.search(query))
 
         def prior(path: str) -> float:
             weight = 1.0
@@ -213,6 +221,8 @@ class Retriever:
                 weight *= PROSE_WEIGHT  # README prose should not crowd out code for code questions
             if not wants_tests and TEST_PATH.search(path):
                 weight *= opts.test_weight
+            if not wants_examples and EXAMPLE_PATH.search(path):
+                weight *= opts.example_weight
             return weight
 
         for i in fused:
@@ -263,7 +273,7 @@ class Retriever:
             self._graph = FileGraph(self.symbols, self._references, sorted(self._by_path))
         seeds = dict(sorted(file_score.items(), key=lambda kv: -kv[1])[:GRAPH_SEEDS])
         for rank, (path, score) in enumerate(self._graph.rank(seeds)[:GRAPH_DEPTH], 1):
-            file_score[path] = file_score.get(path, 0.0) + self.options.graph / (RRF_K + rank) * prior(path)
+            file_score[path] = file_score.get(path, 0.0) + self.options.graph / (self.options.rrf_k + rank) * prior(path)
             file_found[path]["graph"] = (rank, score, -1)
 
     def _representative(self, path: str, query: str, card: int | None) -> int:

@@ -36,27 +36,28 @@ ABLATION: dict[str, RetrievalOptions] = {
 }
 TUNING: dict[str, RetrievalOptions] = {
     "default": DEFAULT,
-    "decay 0.3": RetrievalOptions(chunk_decay=0.3),
     "decay 0.6": RetrievalOptions(chunk_decay=0.6),
-    "tests 0.3": RetrievalOptions(test_weight=0.3),
-    "tests 0.7": RetrievalOptions(test_weight=0.7),
-    "card_bm25 2": RetrievalOptions(weights=(("card_bm25", 2.0),)),
-    "card_dense 2": RetrievalOptions(weights=(("card_dense", 2.0),)),
-    "dense 2": RetrievalOptions(weights=(("dense", 2.0),)),
-    "bm25 0.5": RetrievalOptions(weights=(("bm25", 0.5),)),
-    "symbols 0.25": RetrievalOptions(weights=(("symbols", 0.25),)),
-    "graph 0.5": RetrievalOptions(graph=0.5),
-    "graph 1": RetrievalOptions(graph=1.0),
+    "examples 0.5": RetrievalOptions(example_weight=0.5),
+    "k 20": RetrievalOptions(rrf_k=20),
+    "k 10": RetrievalOptions(rrf_k=10),
+    "k 10 ex 0.5": RetrievalOptions(rrf_k=10, example_weight=0.5),
+    "k 10 ex 0.5 decay 0.6": RetrievalOptions(rrf_k=10, example_weight=0.5, chunk_decay=0.6),
+    "k 10 ex .5 sym .25": RetrievalOptions(rrf_k=10, example_weight=0.5, weights=(("symbols", 0.25),)),
+    "k 10 ex .5 cd 2": RetrievalOptions(rrf_k=10, example_weight=0.5, weights=(("card_dense", 2.0),)),
+    "k 10 ex .5 graph .5": RetrievalOptions(rrf_k=10, example_weight=0.5, graph=0.5),
 }
 FILES_RANKED = 10
 
 
-def evaluate(split: str, configs: dict[str, RetrievalOptions], dense: bool = True) -> dict[str, Any]:
+def evaluate(
+    split: str, configs: dict[str, RetrievalOptions], dense: bool = True, libraries: list[str] | None = None
+) -> dict[str, Any]:
     from codemm.repo.index import RepoIndex
     from codemm.repo.retrieve import Retriever
 
-    questions = load_hard_questions(split=split)
-    roots = fetch_all(load_sources())
+    questions = [q for q in load_hard_questions(split=split) if not libraries or q.repo in libraries]
+    sources = load_sources()
+    roots = fetch_all({name: sources[name] for name in {q.repo for q in questions}})
     ranks: dict[str, dict[str, list[int | None]]] = {name: {"all": [], "plain": []} for name in configs}
     latency: dict[str, list[float]] = {name: [] for name in configs}
     per_question: list[dict[str, Any]] = []
@@ -117,11 +118,12 @@ def main() -> None:
     parser.add_argument("--ablate", action="store_true", help="every step added, then each taken away")
     parser.add_argument("--tune", action="store_true", help="variations of the default's settings (on dev)")
     parser.add_argument("--no-dense", action="store_true", help="without embeddings (BM25, symbols, cards' BM25)")
+    parser.add_argument("--library", action="append", help="only this library's questions (repeatable)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the questions the default misses at 5")
     args = parser.parse_args()
     configs = ABLATION if args.ablate else TUNING if args.tune else CONFIGS
-    result = evaluate(args.split, configs, dense=not args.no_dense)
+    result = evaluate(args.split, configs, dense=not args.no_dense, libraries=args.library)
     if args.json:
         print(json.dumps(result, indent=2))
         return
