@@ -55,9 +55,11 @@ class RetrievalOptions:
     0 ranks a file by its best chunk alone."""
     graph: float = 0.0
     """RRF weight of files reached from the best files over the reference graph (propagate.py)."""
-    rrf_k: int = RRF_K
-    """Reciprocal-rank constant: smaller makes the first ranks of each retriever count more."""
-    example_weight: float = 1.0
+    rrf_k: int = 10
+    """Reciprocal-rank constant: smaller makes the first ranks of each retriever count more. With five
+    rankings, k=60 let a file found late by many retrievers beat one found first by two (dev split
+    of the harder suite: recall@5 0.71 -> 0.88 without embeddings; repo-QA MRR 0.905 -> 0.937)."""
+    example_weight: float = 0.5
     """Multiplies the score of example/demo files unless the question asks for examples: they use
     the library the way its tests do."""
     weights: tuple[tuple[str, float], ...] = ()
@@ -72,7 +74,7 @@ GRAPH_DEPTH = 50
 CardFind = tuple[int, float, int]
 """A file found by a card retriever: (file rank, score, the best card's index)."""
 
-BASELINE = RetrievalOptions(cards=False, file_rank=False, test_weight=1.0)
+BASELINE = RetrievalOptions(cards=False, file_rank=False, test_weight=1.0, example_weight=1.0, rrf_k=RRF_K)
 """Search as it was before the harder suite: chunks fused by RRF, ranked alone."""
 
 
@@ -273,7 +275,8 @@ class Retriever:
             self._graph = FileGraph(self.symbols, self._references, sorted(self._by_path))
         seeds = dict(sorted(file_score.items(), key=lambda kv: -kv[1])[:GRAPH_SEEDS])
         for rank, (path, score) in enumerate(self._graph.rank(seeds)[:GRAPH_DEPTH], 1):
-            file_score[path] = file_score.get(path, 0.0) + self.options.graph / (self.options.rrf_k + rank) * prior(path)
+            added = self.options.graph / (self.options.rrf_k + rank) * prior(path)
+            file_score[path] = file_score.get(path, 0.0) + added
             file_found[path]["graph"] = (rank, score, -1)
 
     def _representative(self, path: str, query: str, card: int | None) -> int:

@@ -15,6 +15,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from typing import Any
 
 from codemm.eval.repoqa import first_gold_rank, retrieval_metrics
@@ -25,26 +26,28 @@ DEFAULT = RetrievalOptions()
 CONFIGS: dict[str, RetrievalOptions] = {"baseline": BASELINE, "default": DEFAULT}
 ABLATION: dict[str, RetrievalOptions] = {
     "baseline": BASELINE,
-    "+file rank": RetrievalOptions(cards=False, file_rank=True, test_weight=1.0),
-    "+cards": RetrievalOptions(cards=True, file_rank=True, test_weight=1.0),
-    "+tests down (=default)": DEFAULT,
-    "default -cards": RetrievalOptions(cards=False),
-    "default -file rank": RetrievalOptions(file_rank=False),
-    "default -card_dense": RetrievalOptions(weights=(("card_dense", 0.0),)),
-    "default -card_bm25": RetrievalOptions(weights=(("card_bm25", 0.0),)),
-    "default -dense": RetrievalOptions(weights=(("dense", 0.0), ("card_dense", 0.0))),
+    "+file rank": replace(BASELINE, file_rank=True),
+    "+cards": replace(BASELINE, file_rank=True, cards=True),
+    "+tests/examples down": replace(BASELINE, file_rank=True, cards=True, test_weight=0.5, example_weight=0.5),
+    "+rrf k=10 (=default)": DEFAULT,
+    "default -cards": replace(DEFAULT, cards=False),
+    "default -file rank": replace(DEFAULT, file_rank=False),
+    "default -card_dense": replace(DEFAULT, weights=(("card_dense", 0.0),)),
+    "default -card_bm25": replace(DEFAULT, weights=(("card_bm25", 0.0),)),
+    "default -tests/ex down": replace(DEFAULT, test_weight=1.0, example_weight=1.0),
+    "default -dense": replace(DEFAULT, weights=(("dense", 0.0), ("card_dense", 0.0))),
+    "default +graph 0.5": replace(DEFAULT, graph=0.5),
 }
 TUNING: dict[str, RetrievalOptions] = {
     "default": DEFAULT,
-    "decay 0.6": RetrievalOptions(chunk_decay=0.6),
-    "examples 0.5": RetrievalOptions(example_weight=0.5),
-    "k 20": RetrievalOptions(rrf_k=20),
-    "k 10": RetrievalOptions(rrf_k=10),
-    "k 10 ex 0.5": RetrievalOptions(rrf_k=10, example_weight=0.5),
-    "k 10 ex 0.5 decay 0.6": RetrievalOptions(rrf_k=10, example_weight=0.5, chunk_decay=0.6),
-    "k 10 ex .5 sym .25": RetrievalOptions(rrf_k=10, example_weight=0.5, weights=(("symbols", 0.25),)),
-    "k 10 ex .5 cd 2": RetrievalOptions(rrf_k=10, example_weight=0.5, weights=(("card_dense", 2.0),)),
-    "k 10 ex .5 graph .5": RetrievalOptions(rrf_k=10, example_weight=0.5, graph=0.5),
+    "rrf k 20": replace(DEFAULT, rrf_k=20),
+    "rrf k 5": replace(DEFAULT, rrf_k=5),
+    "decay 0.6": replace(DEFAULT, chunk_decay=0.6),
+    "tests 0.25": replace(DEFAULT, test_weight=0.25, example_weight=0.25),
+    "symbols 0.25": replace(DEFAULT, weights=(("symbols", 0.25),)),
+    "card_dense 2": replace(DEFAULT, weights=(("card_dense", 2.0),)),
+    "dense 2": replace(DEFAULT, weights=(("dense", 2.0),)),
+    "graph 0.5": replace(DEFAULT, graph=0.5),
 }
 FILES_RANKED = 10
 
@@ -129,7 +132,7 @@ def main() -> None:
         return
     print(table(result))
     if args.misses:
-        last = "+tests down (=default)" if args.ablate else "default"
+        last = "+rrf k=10 (=default)" if args.ablate else "default"
         misses = [f"{q['id']}({q[last]})" for q in result["per_question"] if q[last] is None or q[last] > 5]
         print(f"{last} misses at 5: {', '.join(misses) or 'none'}")
 
