@@ -115,13 +115,13 @@ def _recycled_words(lines: list[str]) -> list[tuple[int, bool]]:
     recycled = [False] * len(words)
     last_seen: dict[tuple[str, ...], tuple[int, int]] = {}
     for start in range(len(words) - PHRASE_WORDS + 1):
-        phrase = words[start : start + PHRASE_WORDS]
-        if any(word is None for word in phrase):
+        phrase = [word for word in words[start : start + PHRASE_WORDS] if word is not None]
+        if len(phrase) < PHRASE_WORDS:
             continue
-        key = tuple(word[1] for word in phrase if word is not None)
-        line = phrase[-1][2]  # type: ignore[index]
+        key = tuple(word[1] for word in phrase)
+        at = phrase[-1][2]
         seen = last_seen.get(key)
-        if seen is not None and (seen[0] < line - 1 or (seen[0] == line and seen[1] + PHRASE_WORDS <= start)):
+        if seen is not None and (seen[0] < at - 1 or (seen[0] == at and seen[1] + PHRASE_WORDS <= start)):
             recycled[start : start + PHRASE_WORDS] = [True] * PHRASE_WORDS
-        last_seen[key] = (line, start)
+        last_seen[key] = (at, start)
     return [(word[0], flag) for word, flag in zip(words, recycled, strict=True) if word is not None]
