@@ -11,7 +11,8 @@ Two shapes, both measured on SmolLM2's answers to the 42 repo-QA questions:
   answer runs to the token cap; ``find_recurrence``.
 
 What must not be stopped (each is a case in tests/models/test_repetition.py): a function quoted and
-then shown changed (every line comes back once, in order), tables and lists whose rows share a
+then shown changed (every line comes back once, in order), a patch of several SEARCH/REPLACE blocks
+on one file, tables and lists whose rows share a
 template (each row echoes the row just above), test functions with the same assertion, a matrix of
 numbers. The rules below separate them by where the recycled text comes from: an in-order copy, or
 the line just above, is structure; lines and phrases picked from further up, out of order, are not.
@@ -38,6 +39,8 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _WORD = re.compile(r"[^\W\d_]\w*|\d+(?:\.\d+)?")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TRAILING_COMMENT = re.compile(r"\s(//|#)\s.*$")
+# Edit-block markers come back with every block of a patch, like code fences: layout, not content.
+_MARKER = re.compile(r"^\s*(<{5,}|={5,}|>{5,})")
 
 
 def find_loop(text: str) -> int | None:
@@ -81,7 +84,7 @@ def _recycled_lines(lines: list[str]) -> list[tuple[int, bool]]:
     offset = number = 0
     for line in lines:
         key = _normalised(line)
-        if len(key) >= MIN_LINE_CHARS:
+        if len(key) >= MIN_LINE_CHARS and not _MARKER.match(line):
             source = last_seen.get(key)
             if source is None:
                 out.append((offset, False))
@@ -96,7 +99,7 @@ def _recycled_lines(lines: list[str]) -> list[tuple[int, bool]]:
 
 
 def _recycled_words(lines: list[str]) -> list[tuple[int, bool]]:
-    """(offset, recycled) per word of prose (code blocks are left to the line rule): a word is
+    """(offset, recycled) per word of prose (code blocks and edit blocks are left to the line rule): a word is
     recycled when it lies in a phrase last written two or more lines up, or earlier in the same
     line without overlap. A phrase from the line just above is a template (list items, rows)."""
     words: list[tuple[int, str, int] | None] = []  # None: a code fence, which no phrase crosses
@@ -108,6 +111,9 @@ def _recycled_words(lines: list[str]) -> list[tuple[int, bool]]:
             number += 1
         if _FENCE.match(line):
             in_code = not in_code
+            words.append(None)
+        elif marker := _MARKER.match(line):  # an edit block is code too, fenced or not
+            in_code = marker.group(1)[0] != ">"
             words.append(None)
         elif not in_code:
             words += [(offset + m.start(), _NUMBER.sub("N", m.group().lower()), number) for m in _WORD.finditer(line)]

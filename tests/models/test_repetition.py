@@ -58,6 +58,11 @@ LEGITIMATE = {
         for i in range(10)
     )
     + "```\n",
+    "a patch of small blocks on one file": "".join(
+        f"tasktracker/report.py\n<<<<<<< SEARCH\ndef {name}(tasks):\n    return [t for t in tasks if t.{name}]\n=======\n"
+        f"def {name}(tasks: list[Task]) -> list[Task]:\n    return [t for t in tasks if t.{name}]\n>>>>>>> REPLACE\n\n"
+        for name in ("done", "overdue", "urgent", "blocked", "archived", "shared", "starred", "recent")
+    ),
     "quoted, then used": f"It is:\n\n```python\n{FUNCTION}```\n\nUse it:\n\n```python\n"
     + "".join(f'print(parse_due_date("+{i}d", date(2024, 1, 1)))\n' for i in range(1, 12))
     + "```\n",
