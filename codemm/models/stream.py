@@ -106,5 +106,10 @@ class TokenStream:
 
 
 def without_loop(text: str, stats: GenerationStats) -> str:
-    """The answer up to where it began repeating itself (the copies add nothing)."""
-    return text[: stats.loop_start].rstrip() if stats.stop_reason == "repetition" and stats.loop_start else text
+    """The answer up to where it began repeating itself (the copies add nothing), with a code block
+    the cut left open closed, so what follows is not rendered as code."""
+    if stats.stop_reason != "repetition" or not stats.loop_start:
+        return text
+    kept = text[: stats.loop_start].rstrip()
+    fences = sum(line.lstrip().startswith(("```", "~~~")) for line in kept.splitlines())
+    return kept + "\n```" if fences % 2 else kept

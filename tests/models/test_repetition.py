@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codemm.models.repetition import find_loop, find_recurrence
-from codemm.models.stream import GenerationSettings
+from codemm.models.stream import GenerationSettings, GenerationStats, without_loop
 from tests.models.fake_model import FakeModel
 
 ANSWERS = Path(__file__).resolve().parents[1] / "fixtures" / "answers"
@@ -122,6 +122,13 @@ def test_config_object_is_cut_where_its_keys_come_round_again() -> None:
     _, cut = first_stop(text) or (0, 0)
     kept = text[:cut]
     assert kept.count("maxPriority:") == 1 and text.count("maxPriority:") > 2
+
+
+def test_a_cut_inside_a_code_block_closes_it() -> None:
+    text = (ANSWERS / "capped-config-object.md").read_text()
+    _, cut = first_stop(text) or (0, 0)
+    kept = without_loop(text, GenerationStats(stop_reason="repetition", loop_start=cut))
+    assert kept.endswith("\n```") and kept.count("```") % 2 == 0 and kept.startswith(text[:cut].rstrip())
 
 
 def test_a_near_loop_stops_the_stream_with_its_reason() -> None:
