@@ -421,6 +421,7 @@ def chat(
     backend: BackendOpt = None,
     api_base: ApiBaseOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
+    embedding_model: EmbeddingModelOpt = None,
 ) -> None:
     """Open the terminal chat UI (Enter sends, Ctrl+J newline, Esc stops, F2 history, /help for commands)."""
     from codemm.repo.walk import check_repo_root
@@ -428,7 +429,7 @@ def chat(
     from codemm.tui.app import run_chat
 
     settings = _settings(ctx, model=model, quant=quant, device=device, backend=backend, api_base=api_base,
-                         api_key_env=api_key_env)  # fmt: skip
+                         api_key_env=api_key_env, embedding_model=embedding_model)  # fmt: skip
     root = repo if repo is not None else _default_repo()
     if root is not None:
         root = check_repo_root(root)  # a bad --repo fails here, before the screen opens
@@ -484,6 +485,7 @@ def ask(
     backend: BackendOpt = None,
     api_base: ApiBaseOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
+    embedding_model: EmbeddingModelOpt = None,
 ) -> None:
     """Answer one question about a repository, streaming the answer and checking its citations.
 
@@ -497,6 +499,7 @@ def ask(
     settings = _settings(
         ctx, model=model, quant=quant, device=device, max_new_tokens=max_new_tokens,
         temperature=temperature, top_p=top_p, seed=seed, backend=backend, api_base=api_base, api_key_env=api_key_env,
+        embedding_model=embedding_model,
     )  # fmt: skip
     question = _read_question(question, question_file)
     if apply and not patch:

@@ -239,3 +239,13 @@ def test_embedding_settings_come_from_every_layer(tmp_path: Path) -> None:
     own = load_settings({"embedding_api_base": "http://e:2/v1"}, cwd=tmp_path, environ={})
     assert EmbeddingConfig.from_settings(own).api_base == "http://e:2/v1"
     assert EmbeddingConfig.from_settings(load_settings(environ={})).kind == "builtin"
+
+
+def test_ask_indexes_with_the_configured_model(tmp_path: Path, tiny_a: Path, tiny_llama_dir: Path) -> None:
+    repo = small_repo(tmp_path / "repo")
+    proc = codemm("ask", "where is the polygon area computed?", "--repo", str(repo), "--model", str(tiny_llama_dir),
+                  "--embedding-model", str(tiny_a), "--max-new-tokens", "4", "--json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with RepoIndex(repo, embedding=EmbeddingConfig(str(tiny_a))) as index:
+        assert stored_models(index) == {open_encoder(index.embedding).identity}
+        assert embedding_report(index)["vectors"] > 0
