@@ -16,7 +16,8 @@ import numpy as np
 
 from codemm.errors import BadInputError, CodemmError, ModelServerError
 
-BATCH = 32
+BATCH = 16
+"""Texts per request: small enough that a CPU server answers each within the timeout."""
 
 
 class OpenAIEncoder:

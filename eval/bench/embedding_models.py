@@ -18,13 +18,13 @@ import time
 from typing import Any
 
 
-def run(spec: str, api_base: str, api_key_env: str) -> dict[str, Any]:
+def run(spec: str, api_base: str, api_key_env: str, timeout: float = 120.0) -> dict[str, Any]:
     from codemm.eval.repoqa import first_gold_rank, load_questions, project_root, retrieval_metrics
     from codemm.repo.embeddings import EmbeddingConfig, embed_missing, embedding_report
     from codemm.repo.index import RepoIndex
     from codemm.repo.retrieve import Retriever
 
-    config = EmbeddingConfig(spec, api_base, api_key_env)
+    config = EmbeddingConfig(spec, api_base, api_key_env, timeout)
     questions = load_questions()
     root = project_root()
     methods = {"dense": ("dense",), "fused": ("bm25", "dense", "symbols")}
@@ -63,9 +63,10 @@ def main() -> None:
     parser.add_argument("--embedding-model", default="all-MiniLM-L6-v2")
     parser.add_argument("--api-base", default="http://127.0.0.1:8080/v1")
     parser.add_argument("--api-key-env", default="")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request to the server")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.embedding_model, args.api_base, args.api_key_env)
+    result = run(args.embedding_model, args.api_base, args.api_key_env, args.timeout)
     if args.json:
         print(json.dumps(result, indent=2))
         return
