@@ -39,6 +39,14 @@ class Settings:
     """openai backend: the server's OpenAI-compatible base URL, ending in /v1."""
     api_key_env: str = ""
     """openai backend: the environment variable holding the API key (the key never goes in a file)."""
+    embedding_model: str = "all-MiniLM-L6-v2"
+    """What embeds the index's chunks and the queries: all-MiniLM-L6-v2 (built in, offline), a local
+    sentence-transformers checkpoint dir (safetensors), or ``openai:<model-id>`` on an
+    OpenAI-compatible /v1/embeddings endpoint. Changing it re-embeds the index on its next refresh."""
+    embedding_api_base: str = ""
+    """openai: embedding models: the server's base URL, ending in /v1 (empty: ``api_base``)."""
+    embedding_api_key_env: str = ""
+    """openai: embedding models: the variable holding the server's API key (empty: ``api_key_env``)."""
     context_window: int = 0
     """Tokens the model sees at once; 0: what the model or server reports."""
     timeout: float = 120.0

@@ -49,6 +49,7 @@ class Retriever:
         import bm25s
 
         self.generation = index.generation()
+        self.embedding = index.embedding  # queries are embedded by the model that made the vectors
         self.chunks: list[Chunk] = index.chunks()
         self.symbols: list[Symbol] = index.symbols()
         self.bm25 = bm25s.BM25()
@@ -78,9 +79,9 @@ class Retriever:
     def rank_dense(self, query: str, k: int) -> list[int]:
         if self.matrix is None:
             return []
-        from codemm.repo.embeddings import embed_texts
+        from codemm.repo.embeddings import query_vector
 
-        sims = self.matrix @ embed_texts([query])[0]
+        sims = self.matrix @ query_vector(self.embedding, query, self.matrix.shape[1])
         return [int(i) for i in np.argsort(-sims)[:k]]
 
     def rank_symbols(self, query: str, k: int) -> list[int]:
@@ -154,7 +155,7 @@ _CACHE: dict[str, Retriever] = {}
 
 def retriever_for(index: RepoIndex, dense: bool = True) -> Retriever:
     """A Retriever reused while the index generation is unchanged (chat asks many questions)."""
-    key = f"{index.db_path}:{dense}"
+    key = f"{index.db_path}:{dense}:{index.embedding}"
     cached = _CACHE.get(key)
     if cached is None or cached.generation != index.generation():
         cached = _CACHE[key] = Retriever(index, dense)
