@@ -163,8 +163,9 @@ def run_command(
 
     def read() -> None:
         assert proc.stdout is not None
+        fd = proc.stdout.fileno()
         size = 0
-        for chunk in iter(lambda: proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+        for chunk in iter(lambda: os.read(fd, 65536), b""):
             if size < OUTPUT_CAP:
                 chunks.append(chunk)
             size += len(chunk)

@@ -114,11 +114,7 @@ class EditResult:
 
     @property
     def lines_changed(self) -> int:
-        return sum(
-            1
-            for line in self.diff.splitlines()
-            if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))
-        )
+        return sum(1 for line in self.diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++ ", "--- ")))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -163,18 +159,18 @@ def named_files(request: str, root: Path, known: list[str] | None = None) -> lis
     by_name: dict[str, list[str]] = {}
     for rel in known or []:
         by_name.setdefault(Path(rel).name, []).append(rel)
-    for token in re.findall(r"[\w./-]+\.\w+", request):
-        token = token.strip("./") if token.startswith("./") else token.rstrip(".")
-        rel = None
+    for word in re.findall(r"[\w./-]+\.\w+", request):
+        token = word.removeprefix("./").rstrip(".")
+        found = ""
         try:
             if (root / token).is_file() and safe_target(root, token):
-                rel = Path(token).as_posix()
+                found = Path(token).as_posix()
         except (PatchError, OSError):
-            rel = None
-        if rel is None and len(by_name.get(token, [])) == 1:
-            rel = by_name[token][0]
-        if rel and rel not in names:
-            names.append(rel)
+            found = ""
+        if not found and len(by_name.get(token, [])) == 1:
+            found = by_name[token][0]
+        if found and found not in names:
+            names.append(found)
     return names
 
 
@@ -336,7 +332,9 @@ def run_edit(
     if state.available and options.write:
         dirty = gitops.dirty_files(root, named)
         if dirty:
-            raise BadInputError(f"uncommitted changes in {', '.join(dirty)}: commit or stash them first; nothing was changed")
+            raise BadInputError(
+                f"uncommitted changes in {', '.join(dirty)}: commit or stash them first; nothing was changed"
+            )
     result = EditResult(options.request, note=note, test_cmd=options.test_cmd)
     window = model.context_window
     pinned = _pinned_files(model, root, named, int((window - options.generation.max_new_tokens) * NAMED_FILE_SHARE))
@@ -434,9 +432,11 @@ def _short_reason(attempt: EditTry) -> str:
         if check is not None and not check.ok:
             if check.verdict == "timeout":
                 return f"`{check.command}` hung and was killed after the timeout"
-            first = first_failure(check.output).splitlines()
+            lines = [line.strip() for line in first_failure(check.output).splitlines() if line.strip()]
+            errors = [line for line in lines if line.startswith("E ")]  # pytest marks the error lines
+            said = (errors or lines or [""])[-1]
             return f"{'tests' if check is attempt.test else 'lint'} {check.verdict}" + (
-                f": {first[0][:120]}" if first else ""
+                f": {said[:120]}" if said else ""
             )
     return "no change"
 

@@ -62,9 +62,7 @@ def require_committable(state: GitState) -> None:
             "the repository has no commits yet: make a first commit, or pass --no-commit to only write the change"
         )
     if not state.branch:
-        raise BadInputError(
-            "HEAD is detached: check out a branch first, or pass --no-commit to only write the change"
-        )
+        raise BadInputError("HEAD is detached: check out a branch first, or pass --no-commit to only write the change")
 
 
 def dirty_files(root: Path, paths: list[str]) -> list[str]:
@@ -138,7 +136,8 @@ def undo_last(root: Path) -> UndoResult:
     if status.strip():
         changed = sorted({line[3:] for line in status.splitlines() if len(line) > 3})
         raise BadInputError(
-            f"the tree has uncommitted changes ({', '.join(changed[:5])}); commit or stash them first: nothing was changed"
+            f"the tree has uncommitted changes ({', '.join(changed[:5])}); "
+            "commit or stash them first: nothing was changed"
         )
     files = [f for f in _git(root, "show", "--format=", "--name-only", "HEAD").stdout.splitlines() if f]
     parents = _git(root, "rev-list", "--parents", "-n", "1", "HEAD").stdout.split()[1:]

@@ -49,8 +49,8 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def make_repo(tmp_path: Path) -> Path:
+    """A committed git repository whose add() is wrong and whose test says so."""
     root = tmp_path / "proj"
     root.mkdir()
     (root / "calc.py").write_text(CALC)
@@ -61,6 +61,11 @@ def repo(tmp_path: Path) -> Path:
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "start")
     return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path)
 
 
 def options(**kw: Any) -> EditOptions:
