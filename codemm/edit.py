@@ -77,6 +77,8 @@ class EditTry:
     generation_s: float = 0.0
     new_tokens: int = 0
     seconds: float = 0.0
+    contents: dict[str, str] = field(default_factory=dict, repr=False)
+    """The edited files' new text (relative path -> text)."""
 
     @property
     def passed(self) -> bool:
@@ -375,7 +377,7 @@ def run_edit(
             except PatchError as exc:
                 attempt.problem = str(exc).removeprefix("could not build a valid patch: ")
         if patch is not None:
-            attempt.diff, attempt.files = patch.diff, list(patch.files)
+            attempt.diff, attempt.files, attempt.contents = patch.diff, list(patch.files), dict(patch.files)
             if state.available and options.write:
                 dirty = gitops.dirty_files(root, list(patch.files))
                 if dirty:
