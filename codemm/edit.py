@@ -76,6 +76,7 @@ class EditTry:
     test: CheckResult | None = None
     generation_s: float = 0.0
     new_tokens: int = 0
+    prompt_tokens: int = 0
     seconds: float = 0.0
     contents: dict[str, str] = field(default_factory=dict, repr=False)
     """The edited files' new text (relative path -> text)."""
@@ -96,7 +97,8 @@ class EditTry:
             "try": self.number, "passed": self.passed, "verdict": self.verdict(), "problem": self.problem,
             "files": self.files, "diff": self.diff, "lint": self.lint.as_json() if self.lint else None,
             "test": self.test.as_json() if self.test else None, "generation_s": round(self.generation_s, 3),
-            "new_tokens": self.new_tokens, "seconds": round(self.seconds, 3), "reply": self.reply,
+            "new_tokens": self.new_tokens, "prompt_tokens": self.prompt_tokens, "seconds": round(self.seconds, 3),
+            "reply": self.reply,
         }  # fmt: skip
 
 
@@ -369,6 +371,7 @@ def run_edit(
         attempt.reply = "".join(pieces)
         attempt.generation_s = stream.stats.total_s or (time.perf_counter() - try_started)
         attempt.new_tokens = stream.stats.new_tokens
+        attempt.prompt_tokens = stream.stats.prompt_tokens
         feedback = ""
         patch: Patch | None = None
         if not attempt.problem:
@@ -406,7 +409,7 @@ def run_edit(
         if attempt.passed:
             accepted = patch
             break
-        feedback = _feedback(model, root, attempt)
+        feedback = _feedback(model, root, attempt, named)
         history = [{"role": "user", "content": first_question}, {"role": "assistant", "content": attempt.reply}]
         question = feedback
     result.seconds = time.perf_counter() - started
@@ -443,14 +446,18 @@ def _short_reason(attempt: EditTry) -> str:
     return "no change"
 
 
-def _feedback(model: ChatModel, root: Path, attempt: EditTry) -> str:
+def _feedback(model: ChatModel, root: Path, attempt: EditTry, named: list[str]) -> str:
     """What the next try is told: why this one failed, trimmed to fit."""
     budget = max(64, int(model.context_window * FEEDBACK_SHARE))
     if attempt.problem:
         if "was not found" in attempt.problem or "not found in" in attempt.problem:
             text = _unmatched_feedback(root, attempt.reply, attempt.problem)
         elif "no edit blocks" in attempt.problem or "without starting an edit" in attempt.problem:
-            text = "Your reply had no edit blocks."
+            path = attempt.files[0] if attempt.files else (named[0] if named else "path/to/file.py")
+            text = (
+                "Your reply had no edit blocks. Write each change in this form, copying the SEARCH lines "
+                f"exactly from the file:\n\n{path}\n<<<<<<< SEARCH\nlines to find\n=======\nnew lines\n>>>>>>> REPLACE"
+            )
         else:
             text = f"Your edit could not be applied: {attempt.problem}."
     else:

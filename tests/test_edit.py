@@ -257,7 +257,16 @@ def test_tests_run_in_a_scratch_copy_never_in_the_repository(repo: Path) -> None
     assert "a + b" in seen.read_text()
 
 
-def test_ctrl_c_during_the_tests_leaves_the_tree_unchanged(repo: Path) -> None:
+@pytest.fixture
+def ctrl_c_raises() -> Any:
+    """Ctrl-C as `codemm edit` sets it up: a KeyboardInterrupt (importing codemm.cli installs an
+    exit-at-once handler for the other commands)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_during_the_tests_leaves_the_tree_unchanged(repo: Path, ctrl_c_raises: None) -> None:
     # the test command sends SIGINT to codemm itself, as a Ctrl-C in the terminal would
     cmd = f"kill -INT {os.getpid()}; sleep 5"
     with pytest.raises(KeyboardInterrupt):
@@ -265,7 +274,9 @@ def test_ctrl_c_during_the_tests_leaves_the_tree_unchanged(repo: Path) -> None:
     assert (repo / "calc.py").read_text() == CALC and git(repo, "status", "--porcelain") == ""
 
 
-def test_ctrl_c_during_the_commit_finishes_it_first(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_during_the_commit_finishes_it_first(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, ctrl_c_raises: None
+) -> None:
     real = gitops.commit_files
 
     def interrupted_commit(*args: Any) -> str:

@@ -169,7 +169,7 @@ class _Cost:
 
     def __init__(self, new_tokens: int, tries: list[Any]) -> None:
         self.new_tokens = new_tokens
-        self.prompt_tokens = 0
+        self.prompt_tokens = sum(t.prompt_tokens for t in tries)
         total = sum(t.generation_s for t in tries)
         self.tokens_per_s = new_tokens / total if total > 0 else 0.0
 
