@@ -591,7 +591,9 @@ class ChatApp(App[None]):
                 self.post_message(EditProgress(kind, data))
 
             index = getattr(self.backend, "index", None)
-            result = run_edit(self.backend.model, repo, options, index=index, notify=notify, cancel=cancel)
+            model = self.backend.model
+            assert model is not None  # /edit starts only with a loaded model
+            result = run_edit(model, repo, options, index=index, notify=notify, cancel=cancel)
             self.post_message(EditDone(result, ""))
         except EditFailed as exc:
             self.post_message(EditDone(exc.result, str(exc)))
