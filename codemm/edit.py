@@ -30,12 +30,25 @@ from codemm.checks import Cancelled, CheckResult, first_failure, lint_python, ru
 from codemm.errors import BadInputError, CodemmError
 from codemm.models.seam import ChatModel
 from codemm.models.stream import GenerationSettings, Message
-from codemm.patch import Patch, PatchError, apply_patch, build_patch, parse_edits, require_edit_start, safe_target
+from codemm.patch import (
+    EDIT_START_TOKENS,
+    Patch,
+    PatchError,
+    apply_patch,
+    build_patch,
+    edit_started,
+    parse_edits,
+    safe_target,
+)
 
 NAMED_FILE_SHARE = 0.5
 """At most this share of the prompt budget goes to whole files the request names."""
 FEEDBACK_SHARE = 0.25
 """At most this share of the context window goes to a failure fed back to the model."""
+WHOLE_FILE_SIMILARITY = 0.5
+"""A fenced reply counts as the whole new file only if it is at least this similar to the file (a
+snippet must never replace a file)."""
+FENCED = re.compile(r"^```[^\n`]*\n(.*?)(?:^```\s*$|\Z)", re.S | re.M)
 SHELL_WORDS = {"cd", "export", "set", "source", ".", "exec", "env", "time", "nice", "test", "["}
 
 
@@ -78,6 +91,8 @@ class EditTry:
     new_tokens: int = 0
     prompt_tokens: int = 0
     seconds: float = 0.0
+    whole_file: bool = False
+    """The reply rewrote one file in a fenced block instead of edit blocks (weak models do)."""
     contents: dict[str, str] = field(default_factory=dict, repr=False)
     """The edited files' new text (relative path -> text)."""
 
@@ -98,6 +113,7 @@ class EditTry:
             "files": self.files, "diff": self.diff, "lint": self.lint.as_json() if self.lint else None,
             "test": self.test.as_json() if self.test else None, "generation_s": round(self.generation_s, 3),
             "new_tokens": self.new_tokens, "prompt_tokens": self.prompt_tokens, "seconds": round(self.seconds, 3),
+            "whole_file": self.whole_file,
             "reply": self.reply,
         }  # fmt: skip
 
@@ -220,6 +236,43 @@ def _unmatched_feedback(root: Path, reply: str, reason: str) -> str:
             f"The closest lines in {edit.path} are:\n```\n{near}\n```"
         )
     return "\n\n".join(parts)
+
+
+def whole_file_edit(reply: str, root: Path, named: list[str]) -> str:
+    """A reply with no edit blocks that rewrote the one file the request names in a fenced block (as
+    weak models do, and aider's "whole" format asks), as one SEARCH/REPLACE block of the whole file;
+    "" when that is not what it is: several or no named files, or a fence too unlike the file."""
+    if len(named) != 1 or parse_edits(reply):
+        return ""
+    path = named[0]
+    try:
+        original = safe_target(root, path).read_text(encoding="utf-8")
+    except (PatchError, OSError, UnicodeDecodeError):
+        return ""
+    fenced = [m.group(1) for m in FENCED.finditer(reply) if m.group(1).strip()]
+    if not fenced or not original.strip():
+        return ""
+    new = max(fenced, key=lambda text: difflib.SequenceMatcher(None, original, text).ratio())
+    if difflib.SequenceMatcher(None, original, new).ratio() < WHOLE_FILE_SIMILARITY:
+        return ""
+    old, new = (text if text.endswith("\n") else text + "\n" for text in (original, new))
+    return f"{path}\n<<<<<<< SEARCH\n{old}=======\n{new}>>>>>>> REPLACE\n"
+
+
+def _until_no_edit(stream: Any, fence_counts: bool) -> Iterator[str]:
+    """The stream's pieces; stops it and raises PatchError once EDIT_START_TOKENS came without the
+    start of an edit block (or, when a whole-file reply can count, of a fenced block)."""
+    text = ""
+    for piece in stream:
+        text += piece
+        yield piece
+        if stream.stats.new_tokens >= EDIT_START_TOKENS and not (
+            edit_started(text) or (fence_counts and "```" in text)
+        ):
+            stream.cancel()
+            for _ in stream:  # let the engine wind down
+                pass
+            raise PatchError(f"the model wrote {EDIT_START_TOKENS} tokens without starting an edit block", text)
 
 
 def _pinned_files(model: ChatModel, root: Path, paths: list[str], budget: int) -> str:
@@ -360,7 +413,7 @@ def run_edit(
         stream = pipeline.start(model, prepared, options.generation)
         pieces: list[str] = []
         try:
-            for piece in require_edit_start(stream):
+            for piece in _until_no_edit(stream, fence_counts=len(named) == 1):
                 pieces.append(piece)
                 say("piece", piece)
                 if cancel is not None and cancel.is_set():
@@ -375,8 +428,10 @@ def run_edit(
         feedback = ""
         patch: Patch | None = None
         if not attempt.problem:
+            whole = whole_file_edit(attempt.reply, root, named)
+            attempt.whole_file = bool(whole)
             try:
-                patch = build_patch(root, attempt.reply)
+                patch = build_patch(root, whole or attempt.reply)
             except PatchError as exc:
                 attempt.problem = str(exc).removeprefix("could not build a valid patch: ")
         if patch is not None:

@@ -330,3 +330,24 @@ def test_first_failure_finds_the_first_failing_test_in_pytest_and_node_output(tm
     assert failure.splitlines()[0].strip("_ ") == "test_bad" and "first" in failure and "test_worse" not in failure
     tap = "TAP version 13\nok 1 - fine\nnot ok 2 - slug\n  ---\n  error: 'Expected values to be equal'\n  ...\nnot ok 3 - other\n"
     assert first_failure(tap) == "not ok 2 - slug\n  ---\n  error: 'Expected values to be equal'\n  ..."
+
+
+def test_a_fenced_rewrite_of_the_one_named_file_counts_as_its_whole_new_text(repo: Path) -> None:
+    fixed = CALC.replace("a - b", "a + b")
+    unchanged = f"### calc.py\n```python\n{CALC}```\n"
+    model = ScriptedModel(replies=[unchanged, f"Here is the fix:\n```python\n{fixed}```\n"])
+    result = run_edit(model, repo, options())
+    assert result.tries[0].problem == "the edits change nothing"  # a rewrite that changes nothing is fed back
+    assert result.tries[1].whole_file and result.passed
+    assert (repo / "calc.py").read_text() == fixed and "-    return a - b\n+    return a + b\n" in result.diff
+
+
+def test_a_fenced_snippet_never_replaces_a_file(repo: Path) -> None:
+    snippet = "```python\nprint(add(2, 3))\n```\n"
+    with pytest.raises(EditFailed, match="no edit blocks"):
+        run_edit(ScriptedModel(replies=[snippet]), repo, options(tries=1, test_cmd=""))
+    # two named files: which one a fence rewrites is unknown, so it is not taken as either
+    fixed = f"```python\n{CALC.replace('a - b', 'a + b')}```\n"
+    with pytest.raises(EditFailed, match="no edit blocks"):
+        run_edit(ScriptedModel(replies=[fixed]), repo, options(request="fix calc.py so test_calc.py passes", tries=1))
+    assert (repo / "calc.py").read_text() == CALC
