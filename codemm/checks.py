@@ -199,12 +199,14 @@ _SECTION = re.compile(r"^(={3,}|_{3,}|-{3,} Captured)")
 _UNITTEST = re.compile(r"^(FAIL|ERROR): ")
 _TAP_NOT_OK = re.compile(r"^(\s*)not ok \d+")
 _SPEC_FAIL = re.compile(r"^\s*✖ ")
+_NODE_INTERNAL = re.compile(r"^\s+at .*\bnode:internal/|^\s+at \[eval\]|^\s+at runScriptInThisContext")
 
 
 def first_failure(output: str) -> str:
     """The first failing test and its traceback in a test run's output (pytest, unittest, node --test),
     or the end of the output when the format is unknown."""
-    lines = output.splitlines()
+    # Node's own frames say nothing about the code under test and would crowd the budget.
+    lines = [line for line in output.splitlines() if not _NODE_INTERNAL.match(line)]
     for i, line in enumerate(lines):
         if _PYTEST_HEADER.match(line) and "summary" not in line:
             end = next((j for j in range(i + 1, len(lines)) if _SECTION.match(lines[j])), len(lines))

@@ -351,3 +351,14 @@ def test_a_fenced_snippet_never_replaces_a_file(repo: Path) -> None:
     with pytest.raises(EditFailed, match="no edit blocks"):
         run_edit(ScriptedModel(replies=[fixed]), repo, options(request="fix calc.py so test_calc.py passes", tries=1))
     assert (repo / "calc.py").read_text() == CALC
+
+
+def test_first_failure_drops_nodes_own_stack_frames() -> None:
+    output = (
+        "AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:\n\n7 !== 6\n\n"
+        "    at Object.<anonymous> (/tmp/x/sum.test.js:4:8)\n"
+        "    at Module._compile (node:internal/modules/cjs/loader:1521:14)\n"
+        "    at [eval]:4:1\n"
+    )
+    failure = first_failure(output)
+    assert "sum.test.js:4:8" in failure and "7 !== 6" in failure and "node:internal" not in failure
