@@ -417,10 +417,12 @@ def run_edit(
                 pieces.append(piece)
                 say("piece", piece)
                 if cancel is not None and cancel.is_set():
-                    stream.cancel()
                     raise Cancelled("stopped; the tree is unchanged")
         except PatchError as exc:
             attempt.problem = str(exc).removeprefix("could not build a valid patch: ")
+        except BaseException:  # Esc, Ctrl-C: the engine stops generating too
+            stream.cancel()
+            raise
         attempt.reply = "".join(pieces)
         attempt.generation_s = stream.stats.total_s or (time.perf_counter() - try_started)
         attempt.new_tokens = stream.stats.new_tokens
@@ -455,10 +457,8 @@ def run_edit(
                 if attempt.lint.ok:
                     attempt.test = checks(patch.files)[1]
             if attempt.test is not None and attempt.test.verdict == "not-found":
-                raise BadInputError(
-                    f"the test command was not found: {attempt.test.output.strip().splitlines()[-1]}; "
-                    "the tree is unchanged"
-                )
+                said = (attempt.test.output.strip().splitlines() or [attempt.test.command])[-1]
+                raise BadInputError(f"the test command was not found: {said}; the tree is unchanged")
         attempt.seconds = time.perf_counter() - try_started
         say("tried", attempt)
         if attempt.passed:
@@ -507,6 +507,8 @@ def _feedback(model: ChatModel, root: Path, attempt: EditTry, named: list[str]) 
     if attempt.problem:
         if "was not found" in attempt.problem or "not found in" in attempt.problem:
             text = _unmatched_feedback(root, attempt.reply, attempt.problem)
+        elif "change nothing" in attempt.problem:
+            text = "Your reply changes nothing: the code is the same as before. Make the change the request asks for."
         elif "no edit blocks" in attempt.problem or "without starting an edit" in attempt.problem:
             path = attempt.files[0] if attempt.files else (named[0] if named else "path/to/file.py")
             text = (
