@@ -328,7 +328,7 @@ def _write_and_commit(root: Path, patch: Patch, originals: dict[str, str], messa
                 target = safe_target(root, rel)
                 if rel in patch.created:
                     with contextlib.suppress(CodemmError):
-                        gitops._git(root, "rm", "--cached", "--quiet", "--ignore-unmatch", "--", rel)
+                        gitops.unstage(root, [rel])
                     target.unlink(missing_ok=True)
                 else:
                     target.write_text(before, encoding="utf-8")

@@ -93,6 +93,11 @@ def commit_files(root: Path, paths: list[str], message: str) -> str:
     return _git(root, "rev-parse", "HEAD").stdout.strip()
 
 
+def unstage(root: Path, paths: list[str]) -> None:
+    """Takes ``paths`` back out of the index (a new file added for a commit that did not happen)."""
+    _git(root, "rm", "--cached", "--quiet", "--ignore-unmatch", "--", *paths, check=False)
+
+
 def commit_message(request: str, paths: list[str], tries: int) -> str:
     """Subject from the request, a body naming the files, and the trailer `codemm undo` looks for."""
     subject = " ".join(request.split())
