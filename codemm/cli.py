@@ -904,6 +904,117 @@ def serve(
         session.close()
 
 
+@app.command()
+def edit(
+    ctx: typer.Context,
+    request: Annotated[str, typer.Argument(help='The change to make; "-" reads standard input.')] = "",
+    repo: Annotated[
+        Path | None, typer.Option("--repo", "-r", help="Repository root (default: the project of the current dir).")
+    ] = None,
+    test: Annotated[
+        str | None, typer.Option("--test", help="Test command, run after each try (default: test_cmd in codemm.toml).")
+    ] = None,
+    lint: Annotated[
+        str | None, typer.Option("--lint", help="Lint command given the changed files (default: ruff's error rules).")
+    ] = None,
+    tries: Annotated[int | None, typer.Option("--tries", help="Tries before giving up (default 3).")] = None,
+    no_commit: Annotated[bool, typer.Option("--no-commit", help="Write the change but do not commit it.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds the test command may run per try.")] = 120.0,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Most tokens to generate per try.")] = None,
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    quant: QuantOpt = None,
+    device: DeviceOpt = None,
+    adapter: AdapterOpt = None,
+    backend: BackendOpt = None,
+    api_base: ApiBaseOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+) -> None:
+    """Change the code: edit blocks, lint, your tests, failures fed back, up to N tries; one commit if it passes.
+
+    The repository is written only when a try passes (`codemm undo` takes the commit back)."""
+    from codemm.ask import generation_settings
+    from codemm.edit import EditFailed, EditOptions, run_edit
+    from codemm.repo.walk import check_repo_root
+    from codemm.session import AskSession
+
+    # Ctrl-C must reach the loop as KeyboardInterrupt: it kills the running tests and lets the
+    # write-and-commit finish or roll back, instead of exiting on the spot.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    root = repo if repo is not None else _default_repo()
+    if root is None:
+        raise BadInputError("codemm edit needs a repository: pass --repo PATH")
+    root = check_repo_root(root)
+    settings = _settings(ctx, cwd=root, model=model, quant=quant, device=device, backend=backend, api_base=api_base,
+                         api_key_env=api_key_env, max_new_tokens=max_new_tokens, test_cmd=test, lint_cmd=lint,
+                         tries=tries)  # fmt: skip
+    options = EditOptions(
+        _read_question(request, None), test_cmd=settings.test_cmd, lint_cmd=settings.lint_cmd, tries=settings.tries,
+        commit=not no_commit, test_timeout=timeout, generation=generation_settings(settings),
+    )  # fmt: skip
+
+    def notify(kind: str, data: Any) -> None:
+        if as_json:
+            return
+        if kind == "try":
+            typer.echo(f"codemm: try {data}/{options.tries}: asking {settings.model}", err=True)
+        elif kind == "check":
+            typer.echo(f"codemm: running: {data}", err=True)
+        elif kind == "tried":
+            typer.echo(f"codemm: try {data.number}: {data.verdict()} ({data.seconds:.1f} s)", err=True)
+
+    session = AskSession(settings, adapter=adapter, k=options.k, map_tokens=options.map_tokens)
+    try:
+        session.index = _refresh_index(root, quiet=as_json)[0]
+        session.repo = session.index.root
+        session.load_model()
+        assert session.model is not None
+        try:
+            result = run_edit(session.model, root, options, index=session.index, notify=notify)
+        except EditFailed as exc:
+            if as_json:
+                _print_json({**exc.result.as_json(), "error": str(exc)})
+            elif exc.result.tries and exc.result.tries[-1].diff:
+                sys.stdout.write("last try's diff (not applied):\n" + exc.result.tries[-1].diff)
+            raise
+    finally:
+        session.close()
+    if as_json:
+        _print_json(result.as_json())
+        return
+    sys.stdout.write(result.diff)
+    sys.stdout.flush()
+    if result.note:
+        typer.echo(f"codemm: note: {result.note}", err=True)
+    done = f"committed {result.commit[:10]}" if result.commit else "written, not committed"
+    typer.echo(f"codemm: {', '.join(result.files)} {done} after {len(result.tries)} "
+               f"{'try' if len(result.tries) == 1 else 'tries'} ({result.seconds:.1f} s)", err=True)  # fmt: skip
+
+
+@app.command()
+def undo(
+    repo: Annotated[
+        Path | None, typer.Option("--repo", "-r", help="Repository root (default: the project of the current dir).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take back codemm's last commit, only if it is HEAD and the tree is clean (reset, or revert once pushed)."""
+    from codemm.gitops import undo_last
+    from codemm.repo.walk import check_repo_root
+
+    root = repo if repo is not None else _default_repo()
+    if root is None:
+        raise BadInputError("not inside a project: pass --repo PATH")
+    undone = undo_last(check_repo_root(root))
+    if as_json:
+        _print_json({"action": undone.action, "commit": undone.commit, "head": undone.new_head,
+                     "files": undone.files})  # fmt: skip
+        return
+    how = ("reset: the commit is gone" if undone.action == "reset"
+           else f"reverted: it had been pushed, so new commit {undone.new_head[:10]} undoes it")  # fmt: skip
+    typer.echo(f"undid codemm commit {undone.commit[:10]} ({how}); restored {', '.join(undone.files)}")
+
+
 def main() -> None:
     """Entry point: user-facing errors become one line on stderr and an exit code."""
     # Offline by default: nothing may reach a model hub at run time.

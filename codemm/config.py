@@ -64,6 +64,12 @@ class Settings:
     """0 means greedy decoding (deterministic)."""
     top_p: float = 0.95
     seed: int = 0
+    test_cmd: str = ""
+    """`codemm edit`: the project's test command (sh -c, in a scratch copy); run only when set."""
+    lint_cmd: str = ""
+    """`codemm edit`: a lint command given the changed files; empty: ruff's error rules on Python files."""
+    tries: int = 3
+    """`codemm edit`: tries before giving up (each failure goes back to the model)."""
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """For each setting, where its value came from (default, a file, env or flag)."""
 
