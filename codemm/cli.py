@@ -66,6 +66,14 @@ ApiBaseOpt = Annotated[
 ApiKeyEnvOpt = Annotated[
     str | None, typer.Option("--api-key-env", help="openai backend: environment variable that holds the API key.")
 ]
+EmbeddingModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--embedding-model",
+        help="Embeds the index: all-MiniLM-L6-v2 (built in), a local sentence-transformers dir, or "
+        "openai:MODEL_ID (on embedding_api_base, default api_base). Changing it re-embeds the index.",
+    ),
+]
 
 
 def _settings(ctx: typer.Context, cwd: Path | None = None, **flags: Any) -> Any:
@@ -95,12 +103,13 @@ def _global(
     backend: BackendOpt = None,
     api_base: ApiBaseOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
+    embedding_model: EmbeddingModelOpt = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     ctx.obj = {"model": model, "quant": quant, "device": device, "backend": backend, "api_base": api_base,
-               "api_key_env": api_key_env}  # fmt: skip
+               "api_key_env": api_key_env, "embedding_model": embedding_model}  # fmt: skip
 
 
 @adapters_app.command("dataset")
@@ -412,6 +421,7 @@ def chat(
     backend: BackendOpt = None,
     api_base: ApiBaseOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
+    embedding_model: EmbeddingModelOpt = None,
 ) -> None:
     """Open the terminal chat UI (Enter sends, Ctrl+J newline, Esc stops, F2 history, /help for commands)."""
     from codemm.repo.walk import check_repo_root
@@ -419,7 +429,7 @@ def chat(
     from codemm.tui.app import run_chat
 
     settings = _settings(ctx, model=model, quant=quant, device=device, backend=backend, api_base=api_base,
-                         api_key_env=api_key_env)  # fmt: skip
+                         api_key_env=api_key_env, embedding_model=embedding_model)  # fmt: skip
     root = repo if repo is not None else _default_repo()
     if root is not None:
         root = check_repo_root(root)  # a bad --repo fails here, before the screen opens
@@ -475,6 +485,7 @@ def ask(
     backend: BackendOpt = None,
     api_base: ApiBaseOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
+    embedding_model: EmbeddingModelOpt = None,
 ) -> None:
     """Answer one question about a repository, streaming the answer and checking its citations.
 
@@ -488,6 +499,7 @@ def ask(
     settings = _settings(
         ctx, model=model, quant=quant, device=device, max_new_tokens=max_new_tokens,
         temperature=temperature, top_p=top_p, seed=seed, backend=backend, api_base=api_base, api_key_env=api_key_env,
+        embedding_model=embedding_model,
     )  # fmt: skip
     question = _read_question(question, question_file)
     if apply and not patch:
@@ -505,7 +517,7 @@ def ask(
 
     check_images(image or [])  # bad images fail here, before any model loads
     if root is not None:
-        session.index = _refresh_index(root, quiet=as_json)[0]
+        session.index = _refresh_index(root, quiet=as_json, settings=settings)[0]
         session.repo = session.index.root
     session.load_model()
     started = time.perf_counter()
@@ -694,9 +706,10 @@ def bench_generate(
     _print_json(rows) if as_json else typer.echo(format_table(rows))
 
 
-def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False) -> tuple[Any, Any]:
+def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False, settings: Any = None) -> tuple[Any, Any]:
     """Opens and refreshes the repo's index, with a progress bar on stderr for big repos: one bar
-    per phase (waiting for another codemm, parsing files, embedding chunks), each with its own ETA."""
+    per phase (waiting for another codemm, parsing files, embedding chunks), each with its own ETA.
+    ``settings`` choose the embedding model (default: the built-in one)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -706,10 +719,11 @@ def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False) -> tuple
         TimeRemainingColumn,
     )
 
+    from codemm.repo.embeddings import EmbeddingConfig
     from codemm.repo.index import EMBEDDING, PARSING, WAITING, RepoIndex
 
     labels = {WAITING: "waiting for another codemm indexing this repo", PARSING: "indexing", EMBEDDING: "embedding"}
-    index = RepoIndex(repo)
+    index = RepoIndex(repo, embedding=EmbeddingConfig.from_settings(settings) if settings is not None else None)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, transient=True, disable=quiet or not sys.stderr.isatty()) as bar:
@@ -732,13 +746,19 @@ def _refresh_index(repo: Path, embed: bool = True, quiet: bool = False) -> tuple
 
 @app.command("index")
 def index_cmd(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Repository root.")] = Path("."),
     no_embed: Annotated[bool, typer.Option("--no-embed", help="Skip dense embeddings.")] = False,
+    embedding_model: EmbeddingModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or refresh the repository index (incremental: only changed files are re-parsed)."""
-    index, stats = _refresh_index(path, embed=not no_embed)
+    from codemm.repo.embeddings import embedding_report
+
+    settings = _settings(ctx, cwd=path if path.is_dir() else None, embedding_model=embedding_model)
+    index, stats = _refresh_index(path, embed=not no_embed, settings=settings)
     summary = stats.as_json()
+    summary["embedding"] = embedding = embedding_report(index)
     if as_json:
         _print_json(summary)
         return
@@ -747,6 +767,9 @@ def index_cmd(
         f"{index.root}: {stats.files} files ({langs}), {stats.lines} lines, {stats.symbols} symbols, "
         f"{stats.chunks} chunks; re-parsed {stats.parsed}, embedded {stats.embedded} in {stats.seconds:.2f}s"
     )
+    dimension = f", {embedding['dimension']}-dim" if embedding["dimension"] else ""
+    typer.echo(f"embeddings: {embedding['name']} ({embedding['kind']}{dimension}), {embedding['vectors']} vectors"
+               f"{'' if embedding['kind'] == 'builtin' else ' [' + embedding['identity'] + ']'}")  # fmt: skip
     skipped, most = stats.skipped_files, 20  # the text names at most 20; --json lists them all
     counts = ", ".join(f"{reason} {n}" for reason, n in stats.skipped.items())
     typer.echo(f"skipped: {len(skipped)} files ({counts})" if skipped else "skipped: none")
@@ -783,9 +806,11 @@ def map_cmd(
 
 @app.command()
 def search(
+    ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="What to look for, in words or identifiers.")],
     repo: RepoOpt = Path("."),
     k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
+    embedding_model: EmbeddingModelOpt = None,
     as_json: JsonOpt = False,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show which retrievers found each hit, their ranks and fields matched.")
@@ -797,7 +822,8 @@ def search(
 
     if k < 1:
         raise BadInputError("-k must be at least 1")
-    index, _ = _refresh_index(repo)
+    settings = _settings(ctx, cwd=repo if repo.is_dir() else None, embedding_model=embedding_model)
+    index, _ = _refresh_index(repo, settings=settings)
     hits = retriever_for(index).search(query, k=k, explain=explain)
     if as_json:
         _print_json([h.as_json() for h in hits])
@@ -873,7 +899,7 @@ def serve(
     app_ = create_app(session, config)
     sock = listen(host, port)  # a busy port fails now, not after the model has loaded
     try:
-        session.index = _refresh_index(root)[0]
+        session.index = _refresh_index(root, settings=settings)[0]
         session.repo = session.index.root
         session.load_model()
         address = sock.getsockname()
@@ -883,6 +909,117 @@ def serve(
     finally:
         sock.close()
         session.close()
+
+
+@app.command()
+def edit(
+    ctx: typer.Context,
+    request: Annotated[str, typer.Argument(help='The change to make; "-" reads standard input.')] = "",
+    repo: Annotated[
+        Path | None, typer.Option("--repo", "-r", help="Repository root (default: the project of the current dir).")
+    ] = None,
+    test: Annotated[
+        str | None, typer.Option("--test", help="Test command, run after each try (default: test_cmd in codemm.toml).")
+    ] = None,
+    lint: Annotated[
+        str | None, typer.Option("--lint", help="Lint command given the changed files (default: ruff's error rules).")
+    ] = None,
+    tries: Annotated[int | None, typer.Option("--tries", help="Tries before giving up (default 3).")] = None,
+    no_commit: Annotated[bool, typer.Option("--no-commit", help="Write the change but do not commit it.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds the test command may run per try.")] = 120.0,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Most tokens to generate per try.")] = None,
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    quant: QuantOpt = None,
+    device: DeviceOpt = None,
+    adapter: AdapterOpt = None,
+    backend: BackendOpt = None,
+    api_base: ApiBaseOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+) -> None:
+    """Change the code: edit blocks, lint, your tests, failures fed back, up to N tries; one commit if it passes.
+
+    The repository is written only when a try passes (`codemm undo` takes the commit back)."""
+    from codemm.ask import generation_settings
+    from codemm.edit import EditFailed, EditOptions, run_edit
+    from codemm.repo.walk import check_repo_root
+    from codemm.session import AskSession
+
+    # Ctrl-C must reach the loop as KeyboardInterrupt: it kills the running tests and lets the
+    # write-and-commit finish or roll back, instead of exiting on the spot.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    root = repo if repo is not None else _default_repo()
+    if root is None:
+        raise BadInputError("codemm edit needs a repository: pass --repo PATH")
+    root = check_repo_root(root)
+    settings = _settings(ctx, cwd=root, model=model, quant=quant, device=device, backend=backend, api_base=api_base,
+                         api_key_env=api_key_env, max_new_tokens=max_new_tokens, test_cmd=test, lint_cmd=lint,
+                         tries=tries)  # fmt: skip
+    options = EditOptions(
+        _read_question(request, None), test_cmd=settings.test_cmd, lint_cmd=settings.lint_cmd, tries=settings.tries,
+        commit=not no_commit, test_timeout=timeout, generation=generation_settings(settings),
+    )  # fmt: skip
+
+    def notify(kind: str, data: Any) -> None:
+        if as_json:
+            return
+        if kind == "try":
+            typer.echo(f"codemm: try {data}/{options.tries}: asking {settings.model}", err=True)
+        elif kind == "check":
+            typer.echo(f"codemm: running: {data}", err=True)
+        elif kind == "tried":
+            typer.echo(f"codemm: try {data.number}: {data.verdict()} ({data.seconds:.1f} s)", err=True)
+
+    session = AskSession(settings, adapter=adapter, k=options.k, map_tokens=options.map_tokens)
+    try:
+        session.index = _refresh_index(root, quiet=as_json)[0]
+        session.repo = session.index.root
+        session.load_model()
+        assert session.model is not None
+        try:
+            result = run_edit(session.model, root, options, index=session.index, notify=notify)
+        except EditFailed as exc:
+            if as_json:
+                _print_json({**exc.result.as_json(), "error": str(exc)})
+            elif exc.result.tries and exc.result.tries[-1].diff:
+                sys.stdout.write("last try's diff (not applied):\n" + exc.result.tries[-1].diff)
+            raise
+    finally:
+        session.close()
+    if as_json:
+        _print_json(result.as_json())
+        return
+    sys.stdout.write(result.diff)
+    sys.stdout.flush()
+    if result.note:
+        typer.echo(f"codemm: note: {result.note}", err=True)
+    done = f"committed {result.commit[:10]}" if result.commit else "written, not committed"
+    typer.echo(f"codemm: {', '.join(result.files)} {done} after {len(result.tries)} "
+               f"{'try' if len(result.tries) == 1 else 'tries'} ({result.seconds:.1f} s)", err=True)  # fmt: skip
+
+
+@app.command()
+def undo(
+    repo: Annotated[
+        Path | None, typer.Option("--repo", "-r", help="Repository root (default: the project of the current dir).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take back codemm's last commit, only if it is HEAD and the tree is clean (reset, or revert once pushed)."""
+    from codemm.gitops import undo_last
+    from codemm.repo.walk import check_repo_root
+
+    root = repo if repo is not None else _default_repo()
+    if root is None:
+        raise BadInputError("not inside a project: pass --repo PATH")
+    undone = undo_last(check_repo_root(root))
+    if as_json:
+        _print_json({"action": undone.action, "commit": undone.commit, "head": undone.new_head,
+                     "files": undone.files})  # fmt: skip
+        return
+    how = ("reset: the commit is gone" if undone.action == "reset"
+           else f"reverted: it had been pushed, so new commit {undone.new_head[:10]} undoes it")  # fmt: skip
+    typer.echo(f"undid codemm commit {undone.commit[:10]} ({how}); restored {', '.join(undone.files)}")
 
 
 def main() -> None:

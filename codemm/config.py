@@ -39,6 +39,14 @@ class Settings:
     """openai backend: the server's OpenAI-compatible base URL, ending in /v1."""
     api_key_env: str = ""
     """openai backend: the environment variable holding the API key (the key never goes in a file)."""
+    embedding_model: str = "all-MiniLM-L6-v2"
+    """What embeds the index's chunks and the queries: all-MiniLM-L6-v2 (built in, offline), a local
+    sentence-transformers checkpoint dir (safetensors), or ``openai:<model-id>`` on an
+    OpenAI-compatible /v1/embeddings endpoint. Changing it re-embeds the index on its next refresh."""
+    embedding_api_base: str = ""
+    """openai: embedding models: the server's base URL, ending in /v1 (empty: ``api_base``)."""
+    embedding_api_key_env: str = ""
+    """openai: embedding models: the variable holding the server's API key (empty: ``api_key_env``)."""
     context_window: int = 0
     """Tokens the model sees at once; 0: what the model or server reports."""
     timeout: float = 120.0
@@ -56,6 +64,12 @@ class Settings:
     """0 means greedy decoding (deterministic)."""
     top_p: float = 0.95
     seed: int = 0
+    test_cmd: str = ""
+    """`codemm edit`: the project's test command (sh -c, in a scratch copy); run only when set."""
+    lint_cmd: str = ""
+    """`codemm edit`: a lint command given the changed files; empty: ruff's error rules on Python files."""
+    tries: int = 3
+    """`codemm edit`: tries before giving up (each failure goes back to the model)."""
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """For each setting, where its value came from (default, a file, env or flag)."""
 

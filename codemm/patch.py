@@ -257,7 +257,15 @@ def build_patch(root: Path, output: str) -> Patch:
     diff = "".join(_unified(path, originals[path], files[path], path in created) for path in files)
     if not diff:
         raise PatchError("the edits change nothing", output)
-    _git_check(root, diff, output)
+    # git needs its own file headers to tell where one file's hunks end with --recount (a "--- a/next"
+    # line would otherwise count as a removed line of the previous hunk); the diff shown stays plain.
+    headed = "".join(
+        f"diff --git a/{path} b/{path}\n" + ("new file mode 100644\n" if path in created else "")
+        + _unified(path, originals[path], files[path], path in created)
+        for path in files
+        if files[path] != originals[path]
+    )  # fmt: skip
+    _git_check(root, headed, output)
     return Patch(diff, {p: files[p] for p in files if files[p] != originals[p]}, created)
 
 

@@ -58,12 +58,13 @@ class AskSession:
         return model
 
     def set_repo(self, repo: Path | None, progress: Callable[..., None] | None = None) -> None:
+        from codemm.repo.embeddings import EmbeddingConfig
         from codemm.repo.index import RepoIndex
 
         if repo is None:
             self.repo, self.index = None, None
             return
-        index = RepoIndex(repo)
+        index = RepoIndex(repo, embedding=EmbeddingConfig.from_settings(self.settings))
         try:
             index.refresh(progress=progress) if progress else index.refresh()
         except BaseException:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemm.config import Settings, load_settings
 from codemm.errors import BadInputError, CodemmError, error_from_oserror
+from codemm.repo.embeddings import EmbeddingConfig
 from codemm.repo.index import RepoIndex
 from codemm.repo.symbols import Reference, Symbol
 
@@ -44,6 +45,7 @@ class RepoTools:
         self.index = RepoIndex(root)
         self.root = self.index.root
         self.settings = settings if settings is not None else load_settings(cwd=self.root)
+        self.index.embedding = EmbeddingConfig.from_settings(self.settings)  # the repo's embedding model
         self.embed = embed
         self.session: AskSession | None = None
         self._lock = threading.Lock()

@@ -79,6 +79,9 @@ def summarize(out: Path) -> dict[str, Any]:
             if task.binary:
                 comparison["mcnemar_p"] = mcnemar_exact([a[i] >= 0.5 for i in common], [b[i] >= 0.5 for i in common])
             block["comparisons"].append(comparison)
+        extra = task.summary(suite_rows)
+        if extra:
+            block["extra"] = extra
         summary["suites"][suite] = block
         summary["cost"][suite] = {
             variant: {
@@ -176,6 +179,7 @@ def write_report(out: Path, compare: Path | None = None) -> tuple[Path, Path]:
             p = f", exact McNemar p = {c['mcnemar_p']:.3g}" if "mcnemar_p" in c else ""
             md += ["", f"**{c['variant']} − {c['baseline']}**: {c['difference']:+.3f} "
                    f"(paired bootstrap 95% CI {_fmt_ci(c['ci'])}, {c['items']} items{p})."]  # fmt: skip
+        md += ["", *block.get("extra", {}).get("notes", [])] if block.get("extra", {}).get("notes") else []
         if other and suite in other["suites"]:
             md += ["", f"Compared with `{compare}`:", "", "| variant | this run | other run |", "|---|---|---|"]
             for variant, entry in block["variants"].items():

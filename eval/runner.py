@@ -89,6 +89,10 @@ def _prompt_templates() -> str:
 
     text = synthesis.INSTRUCTION + synthesis.MBPP_REPLY + SYSTEM_PROMPT + Path(completion.__file__).read_text()
     text += Path(screenshots.__file__).read_text()
+    from codemm import edit as edit_loop
+    from codemm.patch import PATCH_SYSTEM_PROMPT
+
+    text += PATCH_SYSTEM_PROMPT + Path(edit_loop.__file__).read_text()  # the edit suite's prompts and feedback
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -26,6 +26,7 @@ the program and its tests returned, wrote a per-run secret into the result file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import secrets
@@ -172,53 +173,17 @@ def _limit(limits: SandboxLimits) -> None:
 
 def run_python(program: str, limits: SandboxLimits | None = None) -> SandboxResult:
     """Runs ``program`` (source text) in the sandbox and grades it by exit code and completion token."""
-    limits = limits or SandboxLimits()
-    workdir = Path(tempfile.mkdtemp(prefix="codemm-sandbox-", dir=_work_root()))
-    started = time.perf_counter()
-    try:
-        (workdir / "program.py").write_text(program, encoding="utf-8")
-        (workdir / "runner.py").write_text(RUNNER, encoding="utf-8")
-        dropped = _drop_privileges()
-        if dropped:
-            os.chown(workdir, 65534, 65534)
-            for name in ("program.py", "runner.py"):
-                os.chmod(workdir / name, 0o444)
-        token = secrets.token_hex(16)
-        cmd = [*_isolation_prefix(), *dropped, sandbox_python(), "-I", "-B", "runner.py"]
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir), "TMPDIR": str(workdir)}
-        proc = subprocess.Popen(
-            cmd, cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, preexec_fn=functools.partial(_limit, limits),
-        )  # fmt: skip
-        try:
-            out, err = proc.communicate(input=(token + "\n").encode(), timeout=limits.wall_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = proc.communicate()
-            timed_out = True
-        _kill_group(proc)  # anything the sample left running in its group
-        wall = time.perf_counter() - started
-        stdout = out[: limits.output_bytes].decode("utf-8", errors="replace")
-        stderr = err[: limits.output_bytes].decode("utf-8", errors="replace")
-        if timed_out:
-            return SandboxResult("timeout", None, f"killed after {limits.wall_s:.0f}s", stdout, stderr, wall)
-        try:
-            completed = (workdir / "result").read_text() == token
-        except OSError:
-            completed = False
-        code = proc.returncode
-        if code == 0 and completed:
-            return SandboxResult("passed", 0, "", stdout, stderr, wall)
-        if code == 0:
-            return SandboxResult("failed", 0, "exited before the tests completed", stdout, stderr, wall)
-        if code is not None and code < 0 and -code == signal.SIGXCPU:
-            return SandboxResult("timeout", code, "CPU time limit", stdout, stderr, wall)
-        last = (stderr.strip().splitlines() or [f"exit code {code}"])[-1]
-        status = "failed" if "Error" in last or "assert" in last.lower() else "error"
-        return SandboxResult(status, code, last[:300], stdout, stderr, wall)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    files = {"program.py": program, "runner.py": RUNNER}
+    result = run_program([sandbox_python(), "-I", "-B", "runner.py"], files, limits, read_only=True)
+    if (
+        result.status == "failed"
+        and result.exit_code
+        and "Error" not in result.detail
+        and "assert" not in result.detail.lower()
+    ):
+        # Python ends a failing test with an exception line; anything else (a signal, os._exit) crashed
+        return dataclasses.replace(result, status="error")
+    return result
 
 
 def _work_root() -> str | None:
@@ -233,3 +198,72 @@ def _work_root() -> str | None:
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_program(
+    argv: list[str],
+    files: dict[str, str],
+    limits: SandboxLimits | None = None,
+    token_stdin: bool = True,
+    read_only: bool = False,
+) -> SandboxResult:
+    """Runs ``argv`` (any interpreter: python, node...) on ``files`` (relative path -> text) in a fresh
+    work dir, with the same OS layers as ``run_python`` (namespaces, nobody, rlimits, group kill).
+
+    With ``token_stdin`` the program gets a per-run secret on stdin and passes only if it exits 0 and
+    wrote the secret to ``result`` after its tests (the suite's wrappers do it last), so an early
+    exit(0) in generated code fails. ``read_only`` leaves the files root's and read-only to the
+    unprivileged user (the Python runner must not be rewritten by the program it runs)."""
+    limits = limits or SandboxLimits()
+    workdir = Path(tempfile.mkdtemp(prefix="codemm-sandbox-", dir=_work_root()))
+    started = time.perf_counter()
+    try:
+        for rel, text in files.items():
+            target = workdir / rel
+            if not target.resolve().is_relative_to(workdir.resolve()):
+                raise ValueError(f"sandbox file outside the work dir: {rel}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        dropped = _drop_privileges()
+        if dropped:
+            for path in [workdir, *workdir.rglob("*")]:
+                if read_only and path.is_file():
+                    os.chmod(path, 0o444)
+                else:
+                    os.chown(path, 65534, 65534)
+        token = secrets.token_hex(16)
+        cmd = [*_isolation_prefix(), *dropped, *argv]
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(workdir),
+               "TMPDIR": str(workdir)}  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, preexec_fn=functools.partial(_limit, limits),
+        )  # fmt: skip
+        try:
+            out, err = proc.communicate(input=(token + "\n").encode() if token_stdin else b"", timeout=limits.wall_s)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            timed_out = True
+        _kill_group(proc)
+        wall = time.perf_counter() - started
+        stdout = out[: limits.output_bytes].decode("utf-8", errors="replace")
+        stderr = err[: limits.output_bytes].decode("utf-8", errors="replace")
+        if timed_out:
+            return SandboxResult("timeout", None, f"killed after {limits.wall_s:.0f}s", stdout, stderr, wall)
+        try:
+            completed = not token_stdin or (workdir / "result").read_text() == token
+        except OSError:
+            completed = False
+        code = proc.returncode
+        if code == 0 and completed:
+            return SandboxResult("passed", 0, "", stdout, stderr, wall)
+        if code == 0:
+            return SandboxResult("failed", 0, "exited before the tests completed", stdout, stderr, wall)
+        if code is not None and code < 0 and -code == signal.SIGXCPU:
+            return SandboxResult("timeout", code, "CPU time limit", stdout, stderr, wall)
+        last = (stderr.strip().splitlines() or [f"exit code {code}"])[-1]
+        return SandboxResult("failed", code, last[:300], stdout, stderr, wall)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

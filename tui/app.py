@@ -11,6 +11,7 @@ context panel, Ctrl+Q quits. Typing in a window like this one closes it and goes
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ COMMANDS = {
     "/repo": "PATH  switch repository",
     "/adapter": "NAME|off  switch LoRA adapter",
     "/model": "NAME  load another model",
+    "/edit": "REQUEST  change the code: edit, lint, test (test_cmd in codemm.toml), commit; Esc stops",
     "/clear": "start a new conversation",
     "/copy": "[FILE]  copy the last code block (clipboard, or FILE)",
     "/save": "FILE  save the conversation as Markdown",
@@ -95,6 +97,20 @@ class AnswerFailed(TextualMessage):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class EditProgress(TextualMessage):
+    """A step of a running /edit: ("try", n), ("check", command), ("tried", EditTry)."""
+
+    def __init__(self, kind: str, data: Any) -> None:
+        super().__init__()
+        self.kind, self.data = kind, data
+
+
+class EditDone(TextualMessage):
+    def __init__(self, result: Any, error: str) -> None:
+        super().__init__()
+        self.result, self.error = result, error
 
 
 class LoadProgress(TextualMessage):
@@ -192,6 +208,9 @@ class ChatApp(App[None]):
         self.loads = 0  # load workers in flight; questions wait while any runs
         self.loading_what = ""
         self.model_error: str | None = None
+        self.edit_cancel: threading.Event | None = None  # set while an /edit runs; Esc sets it
+        self.edit_widget: Markdown | None = None
+        self.edit_text = ""
 
     @property
     def generating(self) -> bool:
@@ -456,6 +475,9 @@ class ChatApp(App[None]):
         self._not_answered(self.turn, message.error)
 
     def action_cancel(self) -> None:
+        if self.edit_cancel is not None:  # an /edit runs: stop it (nothing is written until a try passes)
+            self.edit_cancel.set()
+            return
         if self.turn is not None:
             if self.stream is not None:
                 self.stream.cancel()
@@ -518,11 +540,104 @@ class ChatApp(App[None]):
                 self.notify(f"/repo needs a path (now: {self.backend.repo or 'none'})", severity="warning")
             else:
                 self._start_load(None, Path(arg).expanduser(), load_model=False)
+        elif name == "/edit":
+            self._edit(arg)
         elif name == "/model":
             if not arg:
                 self.notify("/model needs a model name, directory or .gguf", severity="warning")
             else:
                 self._start_load(arg, None)
+
+    # -- /edit: codemm.edit's loop in a worker; each try and its diff shown as it comes --------------
+
+    def _edit(self, request: str) -> None:
+        if not request:
+            self.notify("/edit needs a request: what to change", severity="warning")
+            return
+        if self.backend.repo is None:
+            self.notify("/edit needs a repository: /repo PATH", severity="warning")
+            return
+        if self.backend.model is None or self.loads:
+            self.notify("/edit needs a loaded model: wait for it, or /model NAME", severity="warning")
+            return
+        if self.turn is not None or self.queue or self.edit_cancel is not None:
+            self.notify("wait for the answer or edit in progress (Esc stops it)", severity="warning")
+            return
+        assert self.conversation is not None
+        self.history.add(self.conversation, "user", f"/edit {request}")
+        self._add_bubble("user", f"/edit {request}")
+        self.edit_text = ""
+        self.edit_widget = self._add_bubble("assistant", "editing…", partial=True)
+        self.edit_cancel = threading.Event()
+        self._update_status("editing… (Esc stops)")
+        self._run_edit(request, self.edit_cancel)
+
+    @work(thread=True, group="edit")
+    def _run_edit(self, request: str, cancel: threading.Event) -> None:
+        from codemm.ask import generation_settings
+        from codemm.config import load_settings
+        from codemm.edit import EditFailed, EditOptions, run_edit
+
+        try:
+            repo = self.backend.repo
+            assert repo is not None
+            # the repository's own codemm.toml says how to test it, read afresh for each /edit
+            settings = load_settings({}, cwd=repo)
+            generation = generation_settings(self.backend.settings)
+            options = EditOptions(request, test_cmd=settings.test_cmd, lint_cmd=settings.lint_cmd,
+                                  tries=settings.tries, generation=generation)  # fmt: skip
+
+            def notify(kind: str, data: Any) -> None:
+                self.post_message(EditProgress(kind, data))
+
+            index = getattr(self.backend, "index", None)
+            model = self.backend.model
+            assert model is not None  # /edit starts only with a loaded model
+            result = run_edit(model, repo, options, index=index, notify=notify, cancel=cancel)
+            self.post_message(EditDone(result, ""))
+        except EditFailed as exc:
+            self.post_message(EditDone(exc.result, str(exc)))
+        except CodemmError as exc:
+            self.post_message(EditDone(None, str(exc)))
+        except Exception as exc:  # a bug: keep the app alive and say what happened
+            self.post_message(EditDone(None, f"{type(exc).__name__}: {exc}"))
+
+    def _edit_show(self, text: str) -> None:
+        self.edit_text += text
+        if self.edit_widget is not None and self.edit_widget.is_attached:
+            self.edit_widget.update(self.edit_text)
+            self.edit_widget.scroll_visible(animate=False)
+
+    def on_edit_progress(self, message: EditProgress) -> None:
+        if message.kind == "try":
+            self._edit_show(f"**Try {message.data}**: asking the model…\n\n")
+        elif message.kind == "check":
+            self._edit_show(f"running `{message.data}`\n\n")
+        elif message.kind == "tried":
+            attempt = message.data
+            self._edit_show(f"Try {attempt.number}: {attempt.verdict()} ({attempt.seconds:.1f} s)\n\n")
+            if attempt.diff:
+                self._edit_show(f"```diff\n{attempt.diff}```\n\n")
+
+    def on_edit_done(self, message: EditDone) -> None:
+        result, error = message.result, message.error
+        if result is not None and not error:
+            done = f"committed `{result.commit[:10]}`" if result.commit else "written, not committed"
+            summary = f"**Done**: {', '.join(result.files)} {done} after {len(result.tries)} tries."
+            if result.note:
+                summary += f" ({result.note})"
+        else:
+            summary = f"**Not applied**: {error}"
+        self._edit_show(summary)
+        if self.edit_widget is not None:
+            self.edit_widget.remove_class("partial")
+        assert self.conversation is not None
+        self.history.add(self.conversation, "assistant", self.edit_text)
+        self.edit_cancel = None
+        self.edit_widget = None
+        self._update_status("edit stopped" if error.startswith("stopped") else "")
+        if error:
+            self.notify(error, severity="warning" if error.startswith("stopped") else "error", title="/edit")
 
     def _save(self, arg: str) -> None:
         if not arg:

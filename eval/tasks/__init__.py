@@ -23,4 +23,4 @@ def get_task(name: str, **options: Any) -> Task:
 
 
 def _load_builtin_tasks() -> None:
-    from codemm.eval.tasks import adapter_gain, completion, repoqa, screenshots, synthesis  # noqa: F401
+    from codemm.eval.tasks import adapter_gain, completion, edit, repoqa, screenshots, synthesis  # noqa: F401

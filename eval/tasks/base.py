@@ -31,3 +31,8 @@ class Task:
         """Metrics that need no model and are thread-safe (executing tests in the sandbox): the runner
         calls this on ``--jobs`` worker threads while the model generates the next items."""
         return {}
+
+    def summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Suite-level figures beyond the per-variant means (e.g. a gain within one run), for the
+        report: ``notes`` are lines of markdown; the rest goes to summary.json."""
+        return {}

@@ -11,7 +11,7 @@ import pytest
 from codemm.config import Settings
 from codemm.errors import BadInputError, CodemmError
 from codemm.models.seam import Capabilities, open_model
-from codemm.models.stream import GenerationSettings, find_loop
+from codemm.models.stream import GenerationSettings
 from codemm.patch import EDIT_START_TOKENS, PatchError, require_edit_start
 from codemm.repo.index import RepoIndex
 from codemm.session import AskSession
@@ -67,21 +67,6 @@ def test_a_looping_answer_is_stopped_and_kept_once(index: RepoIndex) -> None:
     assert model.produced < 60  # stopped within the third copy, not at the token cap (360 pieces)
     prose = result.answer.split("\n\n")[-1]
     assert prose.count("returns a list") == 1 and prose.startswith("Answer: The function")
-
-
-@pytest.mark.parametrize(
-    ("text", "looping"),
-    [
-        ("x = 1\n" + "The same sentence repeats here. " * 3, True),
-        ("intro\n" + "    return self.items.pop()\n" * 3, True),
-        ("def f():\n    pass\n\n\ndef g():\n    pass\n\n\ndef h():\n    pass\n", False),  # short, legitimate
-        ("[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]", False),
-        ("}\n}\n}\n}\n}\n}\n", False),
-        ("one two three four five six seven eight nine ten eleven twelve", False),
-    ],
-)
-def test_find_loop(text: str, looping: bool) -> None:
-    assert (find_loop(text) is not None) == looping
 
 
 def test_loop_guard_can_be_turned_off() -> None:

@@ -1,0 +1,5 @@
+function capitalize(word) {
+  return word.toUpperCase();
+}
+
+module.exports = { capitalize };

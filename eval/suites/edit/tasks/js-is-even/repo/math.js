@@ -1,0 +1,5 @@
+function square(n) {
+  return n * n;
+}
+
+module.exports = { square };

@@ -1,0 +1,5 @@
+function formatPrice(amount, currency = "$") {
+  return currency + amount.toFixed(2);
+}
+
+module.exports = { formatPrice };

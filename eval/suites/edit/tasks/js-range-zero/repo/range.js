@@ -1,0 +1,9 @@
+function range(n) {
+  const out = [];
+  for (let i = 1; i <= n; i++) {
+    out.push(i);
+  }
+  return out;
+}
+
+module.exports = { range };

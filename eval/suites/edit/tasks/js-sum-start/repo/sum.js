@@ -1,0 +1,9 @@
+function sum(numbers) {
+  let total = 1;
+  for (const n of numbers) {
+    total += n;
+  }
+  return total;
+}
+
+module.exports = { sum };
