@@ -812,21 +812,28 @@ def search(
     k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
     embedding_model: EmbeddingModelOpt = None,
     as_json: JsonOpt = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show which retrievers found each hit, their ranks and fields matched.")
+    ] = False,
 ) -> None:
-    """Hybrid search (BM25 + embeddings + symbols, fused by RRF) over the repo's chunks."""
+    """Hybrid search (BM25 + embeddings + symbols over chunks, BM25 + embeddings over per-file
+    cards, fused by RRF and ranked by file) over the repo."""
     from codemm.repo.retrieve import retriever_for
 
     if k < 1:
         raise BadInputError("-k must be at least 1")
     settings = _settings(ctx, cwd=repo if repo.is_dir() else None, embedding_model=embedding_model)
     index, _ = _refresh_index(repo, settings=settings)
-    hits = retriever_for(index).search(query, k=k)
+    hits = retriever_for(index).search(query, k=k, explain=explain)
     if as_json:
         _print_json([h.as_json() for h in hits])
         return
     for hit in hits:
         label = f"{hit.path}:{hit.start}-{hit.end}"
         typer.echo(f"{label:<48} {hit.score:.4f}  {'+'.join(hit.sources):<20} {hit.symbol}")
+        for name, why in (hit.explain or {}).items():
+            line = f"    {name:<10} #{why['rank']:<3} score {why['score']:<8} matched {', '.join(why['fields'])}"
+            typer.echo(line + (f": {why['card_line']}" if why.get("card_line") else ""))
 
 
 @app.command("mcp")

@@ -4,6 +4,13 @@ Code: one chunk per top-level definition; a class too big for one chunk becomes 
 chunk (its header and member signatures) plus one chunk per method, each prefixed with the class
 header so the method keeps its context. Code between definitions (imports, module statements)
 forms its own chunks. Markdown splits by headings, other text by line windows.
+
+Each code file also gets cards (kind ``card``): its path and module docstring, then each
+definition's signature and the first line of its docstring, with identifiers also written as words
+(``get_browser_locale`` -> "get browser locale"). A question in plain words ("where is the user's
+translation picked?") rarely shares words with a body of code, but often with a docstring's first
+line or a name read as words; a card puts those of a whole file in one short text that BM25 and
+the embedding both see. Cards are for ranking files: search reports a file's real chunks.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from codemm.repo.symbols import ParsedFile, Symbol
+from codemm.repo.tokens import identifier_parts
 
 MAX_LINES = 60
 MAX_CHARS = 3000
@@ -26,7 +34,7 @@ class Chunk:
     """1-based, inclusive."""
     end: int
     kind: str
-    """function | method | class | skeleton | module | section | lines"""
+    """function | method | class | skeleton | module | section | lines | card"""
     symbol: str
     text: str
 
@@ -48,7 +56,65 @@ def chunk_file(parsed: ParsedFile, text: str) -> list[Chunk]:
         return _markdown_chunks(parsed.path, lines)
     if not parsed.symbols:
         return _windows(parsed.path, lines, 1, len(lines), "lines", "")
-    return _code_chunks(parsed, lines)
+    return _code_chunks(parsed, lines) + file_cards(parsed, lines)
+
+
+CARD_ENTRIES = 16
+"""Definitions per card: a card much past 256 tokens would be cut by the embedding model."""
+CARD_KINDS = BLOCK_KINDS - {"module"}
+
+
+def as_words(name: str) -> str:
+    return " ".join(identifier_parts(name))
+
+
+def _first_line(doc: str) -> str:
+    return next((line.strip().strip("\"'").strip() for line in doc.splitlines() if line.strip()), "")
+
+
+def file_cards(parsed: ParsedFile, lines: list[str]) -> list[Chunk]:
+    """The file's cards: path (also as words), module docstring, then one line per definition
+    (its kind, name, name as words and docstring's first line; parameters are left out, they would
+    fill the embedding model's 256 tokens)."""
+    entries = []
+    for sym in parsed.symbols:
+        if sym.kind not in CARD_KINDS or (sym.name.startswith("__") and sym.name.endswith("__")):
+            continue
+        doc = _first_line(sym.docstring)
+        entries.append(f"{sym.kind} {sym.name} ({as_words(sym.name)})" + (f": {doc}" if doc else ""))
+    if not entries:
+        return []
+    path_words = " ".join(as_words(part) for part in re.split(r"[/.]", parsed.path))
+    head = f"{parsed.path} ({path_words})"
+    module_doc = _module_docstring(lines)
+    if module_doc:
+        head += "\n" + module_doc
+    return [
+        Chunk(parsed.path, 1, len(lines), "card", "", head + "\n" + "\n".join(entries[lo : lo + CARD_ENTRIES]))
+        for lo in range(0, len(entries), CARD_ENTRIES)
+    ]
+
+
+_LICENCE = re.compile(r"licen[cs]e|copyright|spdx|coding[:=]", re.I)
+
+
+def _module_docstring(lines: list[str]) -> str:
+    """The first line of a module docstring, or else of the leading comment unless it is a licence."""
+    comments: list[str] = []
+    for i, line in enumerate(lines[:80]):
+        text = line.strip()
+        if not text or text.startswith("#!"):
+            continue
+        if text.startswith(("#", "//", "/*", "*")):
+            comments.append(text.strip("#/*! ").strip())
+            continue
+        if text.lstrip("rRuUbB").startswith(('"""', "'''")):
+            inline = text.lstrip("rRuUbB").strip("\"' ").strip()
+            nxt = lines[i + 1].strip().strip("\"'").strip() if i + 1 < len(lines) else ""
+            return (inline or nxt)[:200]
+        break
+    leading = [c for c in comments if c]
+    return "" if not leading or _LICENCE.search(" ".join(leading)) else leading[0][:200]
 
 
 def _slice(lines: list[str], start: int, end: int) -> str:

@@ -39,7 +39,8 @@ from codemm.repo.walk import (
     walk_repo,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: chunks include per-file cards (kind "card"), see chunks.py."""
 WAITING, PARSING, EMBEDDING = "waiting", "parsing", "embedding"
 """Phases a refresh reports to its progress callback."""
 Progress = Callable[[str, int, int], None]

@@ -147,7 +147,8 @@ def test_search_finds_the_definition_by_description(tmp_path: Path) -> None:
         retriever = Retriever(index)
         hits = retriever.search("how is the area of a polygon computed", k=3)
         assert hits[0].path == "pkg/geometry.py" and hits[0].symbol == "polygon_area"
-        assert set(hits[0].sources) == {"bm25", "dense", "symbols"}
+        # every chunk retriever found it, and its file's cards ranked the file
+        assert set(hits[0].sources) == {"bm25", "dense", "symbols", "card_bm25", "card_dense"}
         assert all(h.score >= hits[i + 1].score for i, h in enumerate(hits[:-1]))
         only_bm25 = retriever.search("polygon_area", k=3, methods=("bm25",))
         assert only_bm25 and all(h.sources == ["bm25"] for h in only_bm25)
