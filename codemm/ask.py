@@ -65,9 +65,13 @@ class PreparedAsk:
     """Definitions the question is about, straight from the index (see codemm.grounding)."""
 
 
+RELEVANT_SOURCES = frozenset({"bm25", "card_bm25", "symbols", "image"})
+
+
 def is_relevant(hit: Hit) -> bool:
-    """Lexical or symbol evidence: dense similarity alone always returns *something*."""
-    return "bm25" in hit.sources or "symbols" in hit.sources or "image" in hit.sources
+    """Lexical or symbol evidence (in the chunk or in its file's card): dense similarity alone always
+    returns *something*."""
+    return not RELEVANT_SOURCES.isdisjoint(hit.sources)
 
 
 def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> PreparedAsk:

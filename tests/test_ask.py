@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-repo"
 
 
@@ -95,3 +97,14 @@ def test_outside_a_project_ask_says_no_repository_is_used(tiny_llama_dir: Path, 
     stats = [line for line in lines if line.startswith("[")]
     assert len(stats) == 1 and "(transformers)" in stats[0] and "adapter none" in stats[0]
     assert proc.stdout.endswith("\n")
+
+
+@pytest.mark.parametrize(
+    ("sources", "relevant"),
+    [(["bm25"], True), (["card_bm25"], True), (["dense", "symbols"], True), (["dense", "card_dense"], False)],
+)
+def test_a_hit_needs_lexical_or_symbol_evidence(sources: list[str], relevant: bool) -> None:
+    from codemm.ask import is_relevant
+    from codemm.repo.retrieve import Hit
+
+    assert is_relevant(Hit("a.py", 1, 2, 0.5, sources)) is relevant
