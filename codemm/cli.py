@@ -319,7 +319,8 @@ def eval_run(
     suites: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Suites: synthesis, repoqa, completion, screenshots (default: these four), humaneval, adapter_gain, edit."
+            help="Suites: synthesis, repoqa, completion, screenshots (default: these four), humaneval, "
+            "adapter_gain, edit."
         ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Run folder (results.jsonl, run.json, report).")] = Path(
