@@ -9,7 +9,7 @@ hits are a caller or a test of it) can reach the answer this way.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import numpy as np
 
@@ -24,27 +24,18 @@ class FileGraph:
     def __init__(self, symbols: list[Symbol], references: list[Reference], files: list[str]) -> None:
         from scipy.sparse import csr_matrix
 
-        from codemm.repo.repomap import _builtin_use, edge_multiplier
+        from codemm.repo.repomap import edge_multiplier, reference_counts
 
         self.files = files
         self.position = {f: i for i, f in enumerate(files)}
-        defines: dict[str, set[str]] = defaultdict(set)
-        for sym in symbols:
-            defines[sym.name].add(sym.path)
-        imports: dict[str, set[str]] = defaultdict(set)
-        for ref in references:
-            if ref.kind == "import":
-                imports[ref.name].add(ref.path)
-        uses: dict[tuple[str, str], int] = Counter()
-        for ref in references:
-            if ref.name in defines and not _builtin_use(ref, imports):
-                uses[(ref.name, ref.path)] += 1
+        defines, referenced = reference_counts(symbols, references)
         weights: dict[tuple[int, int], float] = defaultdict(float)
-        for (name, user), count in uses.items():
+        for name, users in referenced.items():
             mul = edge_multiplier(name, len(defines[name]), set())
-            for definer in defines[name]:
-                if definer != user and user in self.position and definer in self.position:
-                    weights[(self.position[user], self.position[definer])] += mul * math.sqrt(count)
+            for user, count in users.items():
+                for definer in defines[name]:
+                    if definer != user and user in self.position and definer in self.position:
+                        weights[(self.position[user], self.position[definer])] += mul * math.sqrt(count)
         n = len(files)
         rows = np.array([r for r, _ in weights], dtype=np.int64)
         cols = np.array([c for _, c in weights], dtype=np.int64)

@@ -59,15 +59,12 @@ def edge_multiplier(name: str, definers: int, focus: set[str]) -> float:
     return mul
 
 
-def rank_definitions(
-    symbols: list[Symbol],
-    references: list[Reference],
-    files: list[str],
-    focus_files: set[str] = frozenset(),  # type: ignore[assignment]
-    focus_names: set[str] = frozenset(),  # type: ignore[assignment]
-) -> list[tuple[Symbol, float]]:
-    import networkx as nx
-
+def reference_counts(
+    symbols: list[Symbol], references: list[Reference]
+) -> tuple[dict[str, set[str]], dict[str, Counter[str]]]:
+    """The edges of the reference graph: the files defining each name, and per defined name how
+    often each file uses it (builtin-looking uses of an imported name left out). The repo map and
+    search's graph propagation (propagate.py) rank over the same graph."""
     defines: dict[str, set[str]] = defaultdict(set)
     for sym in symbols:
         defines[sym.name].add(sym.path)
@@ -79,7 +76,19 @@ def rank_definitions(
     for ref in references:
         if ref.name in defines and not _builtin_use(ref, imports):
             referenced[ref.name][ref.path] += 1
+    return defines, referenced
 
+
+def rank_definitions(
+    symbols: list[Symbol],
+    references: list[Reference],
+    files: list[str],
+    focus_files: set[str] = frozenset(),  # type: ignore[assignment]
+    focus_names: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[tuple[Symbol, float]]:
+    import networkx as nx
+
+    defines, referenced = reference_counts(symbols, references)
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(files)
     for name, users in referenced.items():
