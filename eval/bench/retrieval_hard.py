@@ -29,9 +29,11 @@ ABLATION: dict[str, RetrievalOptions] = {
     "+file rank": replace(BASELINE, file_rank=True),
     "+cards": replace(BASELINE, file_rank=True, cards=True),
     "+tests/examples down": replace(BASELINE, file_rank=True, cards=True, test_weight=0.5, example_weight=0.5),
-    "+rrf k=10 (=default)": DEFAULT,
+    "+rrf k=10": replace(DEFAULT, file_fusion=False),
+    "+file fusion (=default)": DEFAULT,
     "default -cards": replace(DEFAULT, cards=False),
     "default -file rank": replace(DEFAULT, file_rank=False),
+    "default -file fusion": replace(DEFAULT, file_fusion=False),
     "default -card_dense": replace(DEFAULT, weights=(("card_dense", 0.0),)),
     "default -card_bm25": replace(DEFAULT, weights=(("card_bm25", 0.0),)),
     "default -tests/ex down": replace(DEFAULT, test_weight=1.0, example_weight=1.0),
@@ -40,12 +42,13 @@ ABLATION: dict[str, RetrievalOptions] = {
 }
 TUNING: dict[str, RetrievalOptions] = {
     "default": DEFAULT,
-    "rrf k 20": replace(DEFAULT, rrf_k=20),
+    "chunk fusion": replace(DEFAULT, file_fusion=False),
     "rrf k 5": replace(DEFAULT, rrf_k=5),
-    "decay 0.6": replace(DEFAULT, chunk_decay=0.6),
+    "rrf k 20": replace(DEFAULT, rrf_k=20),
     "tests 0.25": replace(DEFAULT, test_weight=0.25, example_weight=0.25),
     "symbols 0.25": replace(DEFAULT, weights=(("symbols", 0.25),)),
-    "card_dense 2": replace(DEFAULT, weights=(("card_dense", 2.0),)),
+    "bm25 0.5": replace(DEFAULT, weights=(("bm25", 0.5),)),
+    "card_dense 0.5": replace(DEFAULT, weights=(("card_dense", 0.5),)),
     "dense 2": replace(DEFAULT, weights=(("dense", 2.0),)),
     "graph 0.5": replace(DEFAULT, graph=0.5),
 }
@@ -132,7 +135,7 @@ def main() -> None:
         return
     print(table(result))
     if args.misses:
-        last = "+rrf k=10 (=default)" if args.ablate else "default"
+        last = "+file fusion (=default)" if args.ablate else "default"
         misses = [f"{q['id']}({q[last]})" for q in result["per_question"] if q[last] is None or q[last] > 5]
         print(f"{last} misses at 5: {', '.join(misses) or 'none'}")
 

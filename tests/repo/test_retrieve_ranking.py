@@ -176,3 +176,32 @@ def test_the_symbol_index_scores_like_a_scan_of_every_symbol(tmp_path: Path) -> 
         for query in ["create_signed_value", "signed cookie jar", "MAX_SIZE of a signed value", "remember", "nothing"]:
             assert fast.scores(query) == symbol_scores(query, symbols)
         assert fast.scores("signed size")  # not a vacuous comparison
+
+
+def test_file_fusion_credits_a_file_with_each_retrievers_best_chunk(tmp_path: Path) -> None:
+    """BM25 finds one chunk of session.py first, the embedding another; both find the same chunk of
+    pages.py second. Fusing chunks, pages.py's one chunk (found twice) beats either session chunk;
+    fusing files, session.py is each retriever's first file and wins."""
+    repo = ranking_repo(tmp_path / "repo")
+    with RepoIndex(repo) as index:
+        index.refresh(embed=False)
+        rankers = {}
+        for fusion in (False, True):
+            retriever = Retriever(index, dense=False, options=RetrievalOptions(cards=False, file_fusion=fusion))
+            chunks = {(c.path, c.symbol): n for n, c in enumerate(retriever.chunks)}
+            signed = chunks[("lib/session.py", "create_signed_value")]
+            jar = chunks[("lib/session.py", "CookieJar")]
+            page = chunks[("lib/pages.py", "render_page")]
+            retriever.rank_bm25 = lambda query, k, a=signed, p=page: [(a, 9.0), (p, 8.0)]  # type: ignore[method-assign]
+            retriever.rank_dense = lambda query, k, b=jar, p=page: [(b, 0.9), (p, 0.8)]  # type: ignore[method-assign]
+            rankers[fusion] = retriever
+        by_chunks = rankers[False].search("anything", k=2, per_file=1, methods=("bm25", "dense"))
+        assert [h.path for h in by_chunks] == ["lib/pages.py", "lib/session.py"]
+        by_files = rankers[True].search("anything", k=2, per_file=1, methods=("bm25", "dense"), explain=True)
+        assert [h.path for h in by_files] == ["lib/session.py", "lib/pages.py"]
+        top = by_files[0]
+        assert set(top.sources) == {"bm25", "dense"}  # both retrievers ranked the file first
+        assert top.explain is not None and top.explain["bm25"]["rank"] == top.explain["dense"]["rank"] == 1
+        shown = f"{top.path}:{top.start}-{top.end}"
+        other = [why["chunk"] for why in top.explain.values() if "chunk" in why]
+        assert len(other) == 1 and other[0] != shown  # the retriever that found the file elsewhere says where
