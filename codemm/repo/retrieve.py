@@ -74,6 +74,7 @@ class RetrievalOptions:
         return dict(self.weights).get(name, RRF_WEIGHTS[name])
 
 
+RANK_DEPTH = 50
 GRAPH_SEEDS = 5
 GRAPH_DEPTH = 50
 CardFind = tuple[int, float, int]
@@ -199,7 +200,9 @@ class Retriever:
         self, query: str, k: int = 10, per_file: int = 2, methods: tuple[str, ...] = RETRIEVERS, explain: bool = False
     ) -> list[Hit]:
         opts = self.options
-        depth = max(50, k * 5)
+        # Each retriever ranks the same depth whatever k is (up to 25 hits), so that -k only cuts the
+        # list: with depth growing with k, deeper tails changed the fused order of the first files.
+        depth = max(RANK_DEPTH, 2 * k)
         chunk_methods = [m for m in methods if m in RETRIEVERS]
         # Cards join the full fusion (or when named); a single retriever asked for stays alone.
         card_methods = [m for m in CARD_RETRIEVERS if opts.cards and (m in methods or set(RETRIEVERS) <= set(methods))]

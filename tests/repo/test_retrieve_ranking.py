@@ -192,8 +192,8 @@ def test_file_fusion_credits_a_file_with_each_retrievers_best_chunk(tmp_path: Pa
             signed = chunks[("lib/session.py", "create_signed_value")]
             jar = chunks[("lib/session.py", "CookieJar")]
             page = chunks[("lib/pages.py", "render_page")]
-            retriever.rank_bm25 = lambda query, k, a=signed, p=page: [(a, 9.0), (p, 8.0)]  # type: ignore[method-assign]
-            retriever.rank_dense = lambda query, k, b=jar, p=page: [(b, 0.9), (p, 0.8)]  # type: ignore[method-assign]
+            retriever.rank_bm25 = lambda query, k, a=signed, p=page: [(a, 9.0), (p, 8.0)]  # type: ignore[method-assign,misc]
+            retriever.rank_dense = lambda query, k, b=jar, p=page: [(b, 0.9), (p, 0.8)]  # type: ignore[method-assign,misc]
             rankers[fusion] = retriever
         by_chunks = rankers[False].search("anything", k=2, per_file=1, methods=("bm25", "dense"))
         assert [h.path for h in by_chunks] == ["lib/pages.py", "lib/session.py"]
@@ -205,3 +205,29 @@ def test_file_fusion_credits_a_file_with_each_retrievers_best_chunk(tmp_path: Pa
         shown = f"{top.path}:{top.start}-{top.end}"
         other = [why["chunk"] for why in top.explain.values() if "chunk" in why]
         assert len(other) == 1 and other[0] != shown  # the retriever that found the file elsewhere says where
+
+
+def test_asking_for_more_hits_only_extends_the_list(tmp_path: Path) -> None:
+    """Every retriever ranks to the same depth for k=3 and k=20 (a depth growing with k let deeper
+    tails reorder the first files), so the longer list starts with the shorter one."""
+    repo = ranking_repo(tmp_path / "repo")
+    (repo / "lib" / "more.py").write_text(
+        "".join(f"def signed_helper_{i}(value):\n    return hmac_value(value, {i})\n\n" for i in range(30))
+    )
+    with RepoIndex(repo) as index:
+        index.refresh(embed=False)
+        retriever = Retriever(index, dense=False)
+        depths: list[int] = []
+        bm25 = retriever.rank_bm25
+
+        def spy(query: str, k: int) -> list[tuple[int, float]]:
+            depths.append(k)
+            return bm25(query, k)
+
+        retriever.rank_bm25 = spy  # type: ignore[method-assign]
+        question = "where is a signed value protected by hmac"
+        few = retriever.search(question, k=3)
+        many = retriever.search(question, k=20)
+        assert depths[0] == depths[1]
+        assert len(many) > len(few) == 3
+        assert [(h.path, h.start, h.score) for h in few] == [(h.path, h.start, h.score) for h in many[:3]]
