@@ -853,9 +853,11 @@ def search(
     )  # fmt: skip
     assisted = settings.search_rewrite or settings.search_rerank
     chat_model = None
-    if assisted:  # before indexing: a server that cannot be reached fails at once
+    if assisted:  # before indexing (a bad path first): a server that cannot be reached fails at once
         from codemm.models.seam import open_model
+        from codemm.repo.walk import check_repo_root
 
+        check_repo_root(repo)
         chat_model = open_model(settings)
     try:
         index, _ = _refresh_index(repo, settings=settings)

@@ -232,3 +232,11 @@ def test_search_rerank_with_an_unreachable_server_is_one_line(tmp_path: Path, ho
     args = ["search", "where is memory reported", "--repo", str(repo), "--backend", "openai", "--api-base", api]
     flag, env = (["--rerank"], {}) if how == "flag" else ([], {"CODEMM_SEARCH_RERANK": "true"})
     assert_one_line_error(codemm(*args, *flag, env=env), 1, "cannot reach a model server", api)
+
+
+def test_search_rewrite_checks_the_repository_before_the_model(tmp_path: Path) -> None:
+    api = f"http://127.0.0.1:{closed_port()}/v1"
+    proc = codemm(
+        "search", "x", "--repo", str(tmp_path / "gone"), "--rewrite", "--backend", "openai", "--api-base", api
+    )
+    assert_one_line_error(proc, 2, "repository path", "does not exist")
