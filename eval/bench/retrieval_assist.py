@@ -7,10 +7,11 @@ Four configurations over the same questions (codemm/repo/assist.py): default (se
 +rewrite (search on the question plus the model's identifiers and snippet), +rerank (the model
 orders the retriever's 25 best files) and +both (rerank of the rewritten search; the reranker
 always sees the original question). File-level recall@1/5/10 and MRR over all questions and the
-plain-language ones, as python -m codemm.eval.bench.retrieval_hard reports them; then the cost of
-the model steps per question (mean and p95 seconds, prompt and new tokens) and how usable the
-reranker's replies were. The libraries and their indexes (embeddings included) come from the
-cache the retrieval_hard benchmark fills. Tune prompts on --split dev; report --split test.
+plain-language ones, as python -m codemm.eval.bench.retrieval_hard reports them; the cost of the
+model steps per question (mean and p95 seconds, prompt and new tokens); each step's change in MRR
+against the default with a paired bootstrap interval; and how usable the reranker's replies were.
+The libraries and their indexes (embeddings included) come from the cache the retrieval_hard
+benchmark fills. Tune prompts on --split dev; report --split test.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def evaluate(model: Any, split: str, libraries: list[str] | None = None, limit: 
             name: {"all": retrieval_metrics(r["all"]), "plain": retrieval_metrics(r["plain"])}
             for name, r in ranks.items()
         },
+        "vs_default": {name: paired_vs_default(ranks["default"]["all"], ranks[name]["all"]) for name in CONFIGS[1:]},
         "candidates_recall": retrieval_metrics(candidates_rank, ks=(5, 10, RERANK_CANDIDATES)),
         "costs": {name: _cost_summary(c) for name, c in costs.items()},
         "replies": {
@@ -98,6 +100,19 @@ def evaluate(model: Any, split: str, libraries: list[str] | None = None, limit: 
         },
         "per_question": per_question,
     }
+
+
+def paired_vs_default(default: list[int | None], other: list[int | None]) -> dict[str, Any]:
+    """The change in MRR over the same questions, with its 95% paired bootstrap interval, and how
+    many questions the step moved up or down (reciprocal rank at 10)."""
+    from codemm.eval.stats import paired_bootstrap
+
+    before = [1.0 / r if r else 0.0 for r in default]
+    after = [1.0 / r if r else 0.0 for r in other]
+    delta, low, high = paired_bootstrap(before, after)
+    return {"mrr_delta": round(delta, 3), "ci95": [round(low, 3), round(high, 3)],
+            "better": sum(b > a for a, b in zip(before, after, strict=True)),
+            "worse": sum(b < a for a, b in zip(before, after, strict=True))}  # fmt: skip
 
 
 def _cost_summary(costs: list[StepCost]) -> dict[str, float]:
@@ -128,6 +143,10 @@ def table(result: dict[str, Any]) -> str:
             f"{name:<14} {a['recall@1']:>5.2f} {a['recall@5']:>5.2f} {a['recall@10']:>5.2f} {a['mrr']:>5.2f} | "
             f"{p['recall@1']:>9.2f} {p['recall@5']:>5.2f} {p['recall@10']:>5.2f} {p['mrr']:>5.2f} | {cost}"
         )
+    for name, paired in result["vs_default"].items():
+        low, high = paired["ci95"]
+        lines.append(f"{name} vs default: MRR {paired['mrr_delta']:+.3f} (95% CI {low:+.3f} to {high:+.3f}), "
+                     f"{paired['better']} questions ranked better, {paired['worse']} worse")  # fmt: skip
     ceiling = result["candidates_recall"]
     replies = result["replies"]
     lines.append(
