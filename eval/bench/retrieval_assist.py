@@ -152,7 +152,7 @@ def table(result: dict[str, Any]) -> str:
     lines.append(
         f"reranker's candidates hold the gold file for {ceiling[f'recall@{RERANK_CANDIDATES}']:.2f} of questions "
         f"(its ceiling at 10: {ceiling['recall@10']:.2f} before reranking); replies naming a candidate: "
-        f"{replies['with_a_pick']}/{replies['count']}, naming 1,2,3... (the retriever's order): "
+        f"{replies['with_a_pick']}/{replies['count']}, only confirming the retriever's order: "
         f"{replies['retriever_order']}, mean files named {replies['mean_picks']}"
     )
     return "\n".join(lines)
