@@ -46,6 +46,10 @@ class AskRequest:
     """Ask for edits (SEARCH/REPLACE blocks) instead of an answer."""
     pixels: list[Any] = field(default_factory=list)
     """RGB images for a vision-language model (image tokens); OCR text travels in ``images``."""
+    rewrite: bool = False
+    """Retrieve with the model's rewrite of the question too (settings.search_rewrite; repo/assist.py)."""
+    rerank: bool = False
+    """Let the model reorder the retrieved files (settings.search_rerank; repo/assist.py)."""
 
 
 @dataclass
@@ -63,6 +67,8 @@ class PreparedAsk:
     """(path, line) of the image locations the index confirmed: cited by codemm itself."""
     facts: list[Fact] = field(default_factory=list)
     """Definitions the question is about, straight from the index (see codemm.grounding)."""
+    assist: dict[str, Any] = field(default_factory=dict)
+    """The model-assisted retrieval steps that ran: rewrite text, and each step's cost."""
 
 
 RELEVANT_SOURCES = frozenset({"bm25", "card_bm25", "symbols", "image"})
@@ -81,6 +87,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     verified: list[tuple[str, int]] = []
     render_map = None
     facts: list[Fact] = []
+    assist: dict[str, Any] = {}
     if request.index is not None:
         from codemm.repo.repomap import build_repo_map
         from codemm.repo.retrieve import retriever_for
@@ -89,7 +96,15 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
         if request.images:
             # A screenshot of code or an error names what to look up better than "this screenshot" does.
             query += "\n" + "\n".join(image.text for image in request.images)[:IMAGE_QUERY_CHARS]
-        hits = [h for h in retriever_for(request.index).search(query, k=request.k) if is_relevant(h)]
+        if request.rewrite or request.rerank:
+            from codemm.repo.assist import assisted_search
+
+            found = assisted_search(retriever_for(request.index), model, query, k=request.k,
+                                    rewrite=request.rewrite, rerank=request.rerank)  # fmt: skip
+            hits, assist = found.hits, found.record()
+        else:
+            hits = retriever_for(request.index).search(query, k=request.k)
+        hits = [h for h in hits if is_relevant(h)]
         if request.images:
             hits, image_locations, verified = _image_location_hits(request, hits)
         if not request.patch:
@@ -119,7 +134,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     prompt = build_prompt(data, model.count_tokens, model.context_window, max_new_tokens)
     context_match = request.index is None or bool(hits) or bool(request.images)
     elapsed = time.perf_counter() - started
-    return PreparedAsk(request, prompt, hits, context_match, elapsed, image_locations, verified, facts)
+    return PreparedAsk(request, prompt, hits, context_match, elapsed, image_locations, verified, facts, assist)
 
 
 def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit], list[str], list[tuple[str, int]]]:
@@ -218,6 +233,8 @@ class AskResult:
             data["image_locations"] = prepared.image_locations
             data["facts"] = [fact.as_json() for fact in prepared.facts]
             data["timings"]["retrieval_s"] = round(prepared.retrieval_s, 3)
+            if prepared.assist:
+                data["search_assist"] = prepared.assist
         return data
 
 

@@ -816,25 +816,77 @@ def search(
     explain: Annotated[
         bool, typer.Option("--explain", help="Show which retrievers found each hit, their ranks and fields matched.")
     ] = False,
+    rewrite: Annotated[
+        bool | None,
+        typer.Option(
+            "--rewrite/--no-rewrite",
+            help="Search on the question plus the code the chat model guesses for it (setting search_rewrite).",
+        ),
+    ] = None,
+    rerank: Annotated[
+        bool | None,
+        typer.Option(
+            "--rerank/--no-rerank",
+            help="Let the chat model reorder the 25 best files; hits are then one per file (setting search_rerank).",
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    quant: QuantOpt = None,
+    device: DeviceOpt = None,
+    backend: BackendOpt = None,
+    api_base: ApiBaseOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
     """Hybrid search (BM25 + embeddings + symbols over chunks, BM25 + embeddings over per-file
-    cards, fused by RRF and ranked by file) over the repo."""
+    cards, fused by RRF and ranked by file) over the repo. --rewrite and --rerank spend a call to
+    the chat model each (off by default: on the embedded SmolLM2-135M they cost seconds and did not
+    help); with either, --json prints an object: hits, the rewrite and each step's cost."""
+    from codemm.repo.assist import assisted_search
     from codemm.repo.retrieve import retriever_for
 
     if k < 1:
         raise BadInputError("-k must be at least 1")
-    settings = _settings(ctx, cwd=repo if repo.is_dir() else None, embedding_model=embedding_model)
-    index, _ = _refresh_index(repo, settings=settings)
-    hits = retriever_for(index).search(query, k=k, explain=explain)
+    settings = _settings(
+        ctx, cwd=repo if repo.is_dir() else None, embedding_model=embedding_model, model=model, quant=quant,
+        device=device, backend=backend, api_base=api_base, api_key_env=api_key_env, search_rewrite=rewrite,
+        search_rerank=rerank,
+    )  # fmt: skip
+    assisted = settings.search_rewrite or settings.search_rerank
+    chat_model = None
+    if assisted:  # before indexing (a bad path first): a server that cannot be reached fails at once
+        from codemm.models.seam import open_model
+        from codemm.repo.walk import check_repo_root
+
+        check_repo_root(repo)
+        chat_model = open_model(settings)
+    try:
+        index, _ = _refresh_index(repo, settings=settings)
+        result = assisted_search(
+            retriever_for(index), chat_model, query, k=k, rewrite=settings.search_rewrite,
+            rerank=settings.search_rerank, explain=explain,
+        )  # fmt: skip
+    finally:
+        if chat_model is not None:
+            chat_model.close()
     if as_json:
-        _print_json([h.as_json() for h in hits])
+        if assisted:
+            data = result.as_json()
+            data["model"] = {"name": chat_model.name, "backend": chat_model.backend} if chat_model else None
+            _print_json(data)
+        else:
+            _print_json([h.as_json() for h in result.hits])
         return
-    for hit in hits:
+    for hit in result.hits:
         label = f"{hit.path}:{hit.start}-{hit.end}"
         typer.echo(f"{label:<48} {hit.score:.4f}  {'+'.join(hit.sources):<20} {hit.symbol}")
         for name, why in (hit.explain or {}).items():
             line = f"    {name:<10} #{why['rank']:<3} score {why['score']:<8} matched {', '.join(why['fields'])}"
             typer.echo(line + (f": {why['card_line']}" if why.get("card_line") else ""))
+    if result.rewrite is not None:
+        typer.echo(f"codemm: rewrite: {' '.join(result.rewrite.text.split())[:200]}", err=True)
+    for step, cost in result.costs.items():
+        typer.echo(f"codemm: {step}: {cost.seconds:.2f}s, {cost.prompt_tokens} prompt + {cost.new_tokens} new tokens",
+                   err=True)  # fmt: skip
 
 
 @app.command("mcp")

@@ -70,6 +70,15 @@ class Settings:
     """`codemm edit`: a lint command given the changed files; empty: ruff's error rules on Python files."""
     tries: int = 3
     """`codemm edit`: tries before giving up (each failure goes back to the model)."""
+    search_rewrite: bool = False
+    """Search (`codemm search`, `codemm ask`) on the question plus the code the chat model guesses
+    for it (HyDE). Off by default: with the embedded SmolLM2-135M it cost ~3 s a question on CPU and
+    did not pay on the harder suite (test MRR +0.02, 95% CI -0.03 to +0.07; dev -0.01): python -m
+    codemm.eval.bench.retrieval_assist."""
+    search_rerank: bool = False
+    """Let the chat model reorder search's 25 best files. Off by default: with the embedded
+    SmolLM2-135M it cost ~4 s a question on CPU and lowered the harder suite's test MRR by 0.08
+    (recall@1 0.56 -> 0.40), the same benchmark."""
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """For each setting, where its value came from (default, a file, env or flag)."""
 
@@ -88,6 +97,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     """Converts a raw value (TOML value or env string) to the field's type, or explains why not."""
     kind = {f.name: f.type for f in _fields()}[name]
     try:
+        if kind in ("bool", bool):
+            return _boolean(value)
         if kind in ("int", int):
             if isinstance(value, bool):
                 raise ValueError
@@ -97,11 +108,26 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         else:
             value = str(value)
     except (TypeError, ValueError):
+        kind = "bool (true or false)" if kind in ("bool", bool) else kind
         raise BadInputError(f"setting '{name}' from {origin} must be a {kind}, got {value!r}") from None
     choices = _CHOICES.get(name)
     if choices and value not in choices:
         raise BadInputError(f"setting '{name}' from {origin} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _boolean(value: Any) -> bool:
+    """A TOML boolean, or a string such as an environment variable's: 1/true/yes/on, 0/false/no/off."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE + _FALSE:
+        return word in _TRUE
+    raise ValueError
 
 
 def find_project_file(start: Path) -> Path | None:

@@ -59,11 +59,28 @@ def test_project_file_search_stops_at_repo_root(tmp_path: Path) -> None:
             "setting 'max_new_tokens' from CODEMM_MAX_NEW_TOKENS must be a int",
         ),
         ({"CODEMM_DEVICE": "tpu"}, "must be one of auto, cpu, cuda, mps"),
+        (
+            {"CODEMM_SEARCH_RERANK": "maybe"},
+            r"'search_rerank' from CODEMM_SEARCH_RERANK must be a bool \(true or false\)",
+        ),
     ],
 )
 def test_bad_values_name_the_setting_and_source(tmp_path: Path, environ: dict[str, str], message: str) -> None:
     with pytest.raises(BadInputError, match=message):
         load_settings(cwd=tmp_path, environ=environ)
+
+
+def test_search_assist_switches_are_off_by_default_and_take_toml_or_env_booleans(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    assert not load_settings(cwd=tmp_path, environ={}).search_rerank
+    write(tmp_path / "codemm.toml", "search_rewrite = true\nsearch_rerank = true\n")
+    settings = load_settings(cwd=tmp_path, environ={"CODEMM_SEARCH_RERANK": "off"})
+    assert settings.search_rewrite is True and settings.search_rerank is False
+    assert settings.sources["search_rerank"] == "CODEMM_SEARCH_RERANK"
+    assert load_settings(cwd=tmp_path, environ={}, flags={"search_rewrite": False}).search_rewrite is False
+    with pytest.raises(BadInputError, match="'search_rewrite' from .*codemm.toml must be a bool"):
+        write(tmp_path / "codemm.toml", 'search_rewrite = "sometimes"\n')
+        load_settings(cwd=tmp_path, environ={})
 
 
 def test_unknown_key_and_bad_toml_are_one_line_errors(tmp_path: Path) -> None:
