@@ -838,7 +838,7 @@ def search(
     api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
     """Hybrid search (BM25 + embeddings + symbols over chunks, BM25 + embeddings over per-file
-    cards, fused by RRF and ranked by file) over the repo. --rewrite and --rerank spend a call to
+    cards; each ranks files, and the file ranks are fused by RRF) over the repo. --rewrite and --rerank spend a call to
     the chat model each (off by default: on the embedded SmolLM2-135M they cost seconds and did not
     help); with either, --json prints an object: hits, the rewrite and each step's cost."""
     from codemm.repo.assist import assisted_search
@@ -881,6 +881,8 @@ def search(
         typer.echo(f"{label:<48} {hit.score:.4f}  {'+'.join(hit.sources):<20} {hit.symbol}")
         for name, why in (hit.explain or {}).items():
             line = f"    {name:<10} #{why['rank']:<3} score {why['score']:<8} matched {', '.join(why['fields'])}"
+            if why.get("chunk"):  # the retriever ranked the file by another of its chunks
+                line += f" in {why['chunk']}"
             typer.echo(line + (f": {why['card_line']}" if why.get("card_line") else ""))
     if result.rewrite is not None:
         typer.echo(f"codemm: rewrite: {' '.join(result.rewrite.text.split())[:200]}", err=True)

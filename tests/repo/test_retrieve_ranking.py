@@ -162,6 +162,9 @@ def test_cli_search_explain_in_text_and_json(tmp_path: Path) -> None:
     lines = text.stdout.splitlines()
     assert lines[0].startswith("lib/session.py:")
     assert any(line.strip().startswith("card_bm25") and "matched card" in line for line in lines[1:])
+    # A retriever that ranked the file by another of its chunks says which (files are fused).
+    elsewhere = [why["chunk"] for why in hits[0]["explain"].values() if "chunk" in why]
+    assert elsewhere and all(any(f"in {label}" in line for line in lines) for label in elsewhere)
 
 
 def test_the_symbol_index_scores_like_a_scan_of_every_symbol(tmp_path: Path) -> None:
