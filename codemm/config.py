@@ -73,12 +73,12 @@ class Settings:
     search_rewrite: bool = False
     """Search (`codemm search`, `codemm ask`) on the question plus the code the chat model guesses
     for it (HyDE). Off by default: with the embedded SmolLM2-135M it cost ~3 s a question on CPU and
-    did not pay on the harder suite (test MRR +0.02, 95% CI -0.03 to +0.07; dev -0.01): python -m
+    did not pay on the harder suite (test MRR +0.006, 95% CI -0.06 to +0.07): python -m
     codemm.eval.bench.retrieval_assist."""
     search_rerank: bool = False
     """Let the chat model reorder search's 25 best files. Off by default: with the embedded
-    SmolLM2-135M it cost ~4 s a question on CPU and lowered the harder suite's test MRR by 0.08
-    (recall@1 0.56 -> 0.40), the same benchmark."""
+    SmolLM2-135M it cost ~4 s a question on CPU and lowered the harder suite's test MRR by 0.09
+    (plain-language recall@1 0.56 -> 0.38), the same benchmark."""
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """For each setting, where its value came from (default, a file, env or flag)."""
 

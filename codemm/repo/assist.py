@@ -11,9 +11,10 @@
 
 Both are off by default (``search_rewrite``/``search_rerank`` in the settings): with the embedded
 SmolLM2-135M they did not pay on the harder suite's test split (python -m
-codemm.eval.bench.retrieval_assist). The rerank hurt: MRR 0.71 -> 0.63 in process, 0.60 through
-llama.cpp's server (recall@1 0.56 -> 0.40, 0.36), for 4-5 s a question. The rewrite's change was
-within noise (MRR +0.02, +0.03; 95% intervals across zero; on dev -0.01, +0.03) for 1-3 s. A bigger
+codemm.eval.bench.retrieval_assist). The rerank hurt: MRR 0.75 -> 0.66 in process over file-fused
+search (over the earlier chunk-fused ranking: 0.71 -> 0.63, and 0.60 through llama.cpp's server),
+for 4-5 s a question. The rewrite's change was within noise (MRR +0.006 in process; +0.02 and +0.03
+over the earlier ranking; 95% intervals across zero) for 1-3 s. A bigger
 model behind the same seam may do better: the benchmark takes --backend openai --api-base URL.
 Each step returns its result and its cost (seconds, prompt tokens, new tokens). Greedy decoding,
 few new tokens: the same question gives the same ranking.
