@@ -13,7 +13,7 @@ from pathlib import Path
 from codemm.eval.sandbox import SandboxLimits, SandboxResult, run_python
 
 LOADER = """
-import contextlib, importlib.abc, importlib.util, inspect, sys, types
+import importlib.abc, importlib.util, inspect, sys
 
 SOURCES = {sources!r}
 
@@ -34,18 +34,25 @@ class _RepoModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile(source, module.__name__.replace(".", "/") + ".py", "exec"), module.__dict__)
 
 
+sys.meta_path.insert(0, _RepoModules())
+"""
+
+PYTEST_RAISES = """
+import contextlib, sys, types
+
+
 @contextlib.contextmanager
 def _raises(expected, match=None):
     try:
         yield
     except expected:
         return
-    raise AssertionError(f"did not raise {{expected}}")
+    raise AssertionError(f"did not raise {expected}")
 
-
-sys.modules["pytest"] = types.SimpleNamespace(raises=_raises)
-sys.meta_path.insert(0, _RepoModules())
 """
+"""``pytest.raises`` for a sandbox without pytest (tests' other pytest use is not provided):
+defines ``_raises``; a runner installs it as ``sys.modules["pytest"]``."""
+INSTALL_PYTEST = 'sys.modules["pytest"] = types.SimpleNamespace(raises=_raises)\n'
 
 CALL_TESTS = """
 
@@ -81,5 +88,8 @@ def find_test_files(repo: Path, name: str) -> list[Path]:
 def run_repo_tests(
     repo: Path, test_file: Path, edited: dict[str, str] | None = None, limits: SandboxLimits | None = None
 ) -> SandboxResult:
-    program = LOADER.format(sources=modules(repo, edited)) + test_file.read_text(encoding="utf-8") + CALL_TESTS
+    program = (
+        LOADER.format(sources=modules(repo, edited)) + PYTEST_RAISES + INSTALL_PYTEST
+        + test_file.read_text(encoding="utf-8") + CALL_TESTS
+    )  # fmt: skip
     return run_python(program, limits)

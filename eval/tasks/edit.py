@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from codemm.eval.context import RunContext, Variant
+from codemm.eval.repotests import INSTALL_PYTEST, PYTEST_RAISES
 from codemm.eval.sandbox import SandboxLimits, SandboxResult, run_program, sandbox_python
 from codemm.eval.tasks import register
 from codemm.eval.tasks.base import Task
@@ -20,22 +21,16 @@ TRIES = 3
 
 # The wrappers read the run's secret first, run the tests, and write the secret last: a test run
 # that exits early (generated code calling exit(0)) never writes it and fails.
-PYTHON_WRAPPER = """
-import sys, types, runpy, contextlib
+PYTHON_WRAPPER = f"""
+import sys, runpy
 token = sys.stdin.readline().strip()
 sys.stdin.close()
 sys.path.insert(0, "")
+{PYTEST_RAISES}
 try:
     import pytest
 except ImportError:
-    @contextlib.contextmanager
-    def _raises(expected, match=None):
-        try:
-            yield
-        except expected:
-            return
-        raise AssertionError(f"did not raise {expected}")
-    sys.modules["pytest"] = types.SimpleNamespace(raises=_raises)
+    {INSTALL_PYTEST}
 tests = runpy.run_path(sys.argv[1], run_name="edit_tests")
 for name, test in list(tests.items()):
     if name.startswith("test_") and callable(test):
