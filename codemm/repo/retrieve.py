@@ -216,14 +216,9 @@ class Retriever:
         file_bonus: dict[str, float] = defaultdict(float)
         file_found: dict[str, dict[str, CardFind]] = defaultdict(dict)
         for name in card_methods:
-            seen: set[str] = set()
-            for i, score in rankings[name]:  # a file's best card counts; ranks count files
-                path = self.cards[i].path
-                if path in seen:
-                    continue
-                seen.add(path)
-                file_bonus[path] += opts.weight(name) / (opts.rrf_k + len(seen))
-                file_found[path][name] = (len(seen), score, i)
+            for path, rank, score, i in _file_ranking(rankings[name], lambda i: self.cards[i].path):
+                file_bonus[path] += opts.weight(name) / (opts.rrf_k + rank)
+                file_found[path][name] = (rank, score, i)
         wants_docs = bool(DOC_WORDS.search(query))
         wants_tests = bool(TEST_WORDS.search(query))
         wants_examples = bool(EXAMPLE_WORDS.search(query))
@@ -290,12 +285,7 @@ class Retriever:
         score: dict[str, float] = defaultdict(float)
         via: dict[str, dict[str, tuple[int, float, int]]] = defaultdict(dict)
         for name in methods:
-            rank = 0
-            for i, found_score in rankings[name]:
-                path = self.chunks[i].path
-                if name in via[path]:
-                    continue
-                rank += 1
+            for path, rank, found_score, i in _file_ranking(rankings[name], lambda i: self.chunks[i].path):
                 via[path][name] = (rank, found_score, i)
                 score[path] += self.options.weight(name) / (self.options.rrf_k + rank) * prior(path)
         return dict(score), dict(via)
@@ -343,6 +333,19 @@ class Retriever:
             entry = _best_card_line(words, self.cards[card].text)
             out[name] = {"rank": rank, "score": round(score, 4), "fields": ["card"], "card_line": entry}
         return out
+
+
+def _file_ranking(ranking: list[tuple[int, float]], path_of: Callable[[int], str]) -> list[tuple[str, int, float, int]]:
+    """The files a ranking of chunks or cards reaches, in order: (path, file rank, the score of the
+    file's best item, that item). A file ranks where its best item does; ranks count files."""
+    files: list[tuple[str, int, float, int]] = []
+    seen: set[str] = set()
+    for i, score in ranking:
+        path = path_of(i)
+        if path not in seen:
+            seen.add(path)
+            files.append((path, len(files) + 1, score, i))
+    return files
 
 
 def _matched_fields(words: set[str], chunk: Chunk, retriever: str) -> list[str]:
