@@ -12,7 +12,9 @@ with it, every step added, then the default with each step taken away.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import statistics
 import time
 from dataclasses import replace
@@ -20,6 +22,8 @@ from typing import Any
 
 from codemm.eval.repoqa import first_gold_rank, retrieval_metrics
 from codemm.eval.retrieval_hard import fetch_all, load_hard_questions, load_sources
+from codemm.paths import cache_dir
+from codemm.repo.embeddings import MODEL_NAME, EmbeddingConfig
 from codemm.repo.retrieve import BASELINE, RetrievalOptions
 
 DEFAULT = RetrievalOptions()
@@ -56,7 +60,11 @@ FILES_RANKED = 10
 
 
 def evaluate(
-    split: str, configs: dict[str, RetrievalOptions], dense: bool = True, libraries: list[str] | None = None
+    split: str,
+    configs: dict[str, RetrievalOptions],
+    dense: bool = True,
+    libraries: list[str] | None = None,
+    embedding: EmbeddingConfig | None = None,
 ) -> dict[str, Any]:
     from codemm.repo.index import RepoIndex
     from codemm.repo.retrieve import Retriever
@@ -69,7 +77,7 @@ def evaluate(
     per_question: list[dict[str, Any]] = []
     index_seconds = 0.0
     for repo in sorted({q.repo for q in questions}):
-        with RepoIndex(roots[repo]) as index:
+        with RepoIndex(roots[repo], embedding=embedding) as index:
             index_seconds += index.refresh(embed=dense).seconds
             retrievers = {name: Retriever(index, dense, options) for name, options in configs.items()}
             for q in (q for q in questions if q.repo == repo):
@@ -95,6 +103,10 @@ def evaluate(
     }
     return {"split": split, "questions": len(questions), "plain": sum(q.style == "plain" for q in questions),
             "index_seconds": index_seconds, "metrics": metrics, "per_question": per_question}  # fmt: skip
+
+
+def _slug(spec: str) -> str:
+    return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
 def _p95(values: list[float]) -> float:
@@ -125,11 +137,15 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="variations of the default's settings (on dev)")
     parser.add_argument("--no-dense", action="store_true", help="without embeddings (BM25, symbols, cards' BM25)")
     parser.add_argument("--library", action="append", help="only this library's questions (repeatable)")
+    parser.add_argument("--embedding-model", default=MODEL_NAME, help="what embedding_model takes (a local dir...)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the questions the default misses at 5")
     args = parser.parse_args()
     configs = ABLATION if args.ablate else TUNING if args.tune else CONFIGS
-    result = evaluate(args.split, configs, dense=not args.no_dense, libraries=args.library)
+    embedding = EmbeddingConfig(args.embedding_model)
+    if embedding.kind != "builtin":  # its own indexes: switching models re-embeds, and the default's stay
+        os.environ.setdefault("CODEMM_CACHE_DIR", str(cache_dir() / "bench-models" / _slug(args.embedding_model)))
+    result = evaluate(args.split, configs, dense=not args.no_dense, libraries=args.library, embedding=embedding)
     if args.json:
         print(json.dumps(result, indent=2))
         return
