@@ -34,7 +34,11 @@ def test_the_suite_passes_its_checker(library_roots: dict[str, Path]) -> None:
     summary = suite_summary(questions)
     assert summary["questions"] >= 60 and len(summary["by_library"]) >= 3
     assert summary["plain"] >= 2 * summary["questions"] / 3
-    assert summary["by_split"]["dev"] > 0 and summary["by_split"]["test"] > summary["by_split"]["dev"]
+    # the test split is fixed: 45 of the first 69 questions (39 plain); the 30 added later
+    # (tor-25, wz-23, ptk-24 on) all went to dev
+    test = load_hard_questions(split="test")
+    assert len(test) == 45 and sum(q.style == "plain" for q in test) == 39
+    assert summary["by_split"] == {"dev": summary["questions"] - 45, "test": 45}
 
 
 def test_the_checker_catches_leaks_missing_symbols_and_small_libraries(tmp_path: Path) -> None:
