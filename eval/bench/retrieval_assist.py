@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from codemm.eval.bench.retrieval_hard import FILES_RANKED, _p95
+from codemm.eval.bench.retrieval_hard import FILES_RANKED, METRICS_HEADER, _p95, metric_cells
 from codemm.eval.repoqa import first_gold_rank, retrieval_metrics
 from codemm.eval.retrieval_hard import fetch_all, load_hard_questions, load_sources
 from codemm.repo.assist import RERANK_CANDIDATES, StepCost, card_lines, main_language, rerank_hits, rewrite_query
@@ -129,20 +129,15 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"split {result['split']}: {result['questions']} questions ({result['plain']} plain-language), file level; "
         f"model {result['model']} ({result['backend']}), load {result['load_s']}s, run {result['wall_s']}s",
-        f"{'configuration':<14} {'R@1':>5} {'R@5':>5} {'R@10':>5} {'MRR':>5} | {'plain R@1':>9} {'R@5':>5} "
-        f"{'R@10':>5} {'MRR':>5} | {'model s/q':>9} {'p95 s':>6} {'prompt tok':>10} {'new tok':>7}",
+        f"{'configuration':<14} {METRICS_HEADER} | {'model s/q':>9} {'p95 s':>6} {'prompt tok':>10} {'new tok':>7}",
     ]
     for name, m in result["metrics"].items():
-        a, p = m["all"], m["plain"]
         c = result["costs"].get(name, {})
         cost = f"{'-':>9} {'-':>6} {'-':>10} {'-':>7}"
         if c:
             cost = f"{c['seconds_mean']:>9.2f} {c['seconds_p95']:>6.2f} {c['prompt_tokens_mean']:>10} "
             cost += f"{c['new_tokens_mean']:>7}"
-        lines.append(
-            f"{name:<14} {a['recall@1']:>5.2f} {a['recall@5']:>5.2f} {a['recall@10']:>5.2f} {a['mrr']:>5.2f} | "
-            f"{p['recall@1']:>9.2f} {p['recall@5']:>5.2f} {p['recall@10']:>5.2f} {p['mrr']:>5.2f} | {cost}"
-        )
+        lines.append(f"{name:<14} {metric_cells(m)} | {cost}")
     for name, paired in result["vs_default"].items():
         low, high = paired["ci95"]
         lines.append(f"{name} vs default: MRR {paired['mrr_delta']:+.3f} (95% CI {low:+.3f} to {high:+.3f}), "
