@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
 import time
 from dataclasses import replace
@@ -22,7 +21,6 @@ from typing import Any
 
 from codemm.eval.repoqa import first_gold_rank, retrieval_metrics
 from codemm.eval.retrieval_hard import fetch_all, load_hard_questions, load_sources
-from codemm.paths import cache_dir
 from codemm.repo.embeddings import MODEL_NAME, EmbeddingConfig
 from codemm.repo.retrieve import BASELINE, RetrievalOptions
 
@@ -66,7 +64,7 @@ def evaluate(
     libraries: list[str] | None = None,
     embedding: EmbeddingConfig | None = None,
 ) -> dict[str, Any]:
-    from codemm.repo.index import RepoIndex
+    from codemm.repo.index import RepoIndex, index_path
     from codemm.repo.retrieve import Retriever
 
     questions = [q for q in load_hard_questions(split=split) if not libraries or q.repo in libraries]
@@ -77,7 +75,10 @@ def evaluate(
     per_question: list[dict[str, Any]] = []
     index_seconds = 0.0
     for repo in sorted({q.repo for q in questions}):
-        with RepoIndex(roots[repo], embedding=embedding) as index:
+        db_path = None
+        if embedding is not None and embedding.kind != "builtin":  # its own index, so the default's vectors stay
+            db_path = index_path(roots[repo]).with_name(f"index-{_slug(embedding.model)}.sqlite")
+        with RepoIndex(roots[repo], db_path, embedding) as index:
             index_seconds += index.refresh(embed=dense).seconds
             retrievers = {name: Retriever(index, dense, options) for name, options in configs.items()}
             for q in (q for q in questions if q.repo == repo):
@@ -149,8 +150,6 @@ def main() -> None:
     args = parser.parse_args()
     configs = ABLATION if args.ablate else TUNING if args.tune else CONFIGS
     embedding = EmbeddingConfig(args.embedding_model)
-    if embedding.kind != "builtin":  # its own indexes: switching models re-embeds, and the default's stay
-        os.environ.setdefault("CODEMM_CACHE_DIR", str(cache_dir() / "bench-models" / _slug(args.embedding_model)))
     result = evaluate(args.split, configs, dense=not args.no_dense, libraries=args.library, embedding=embedding)
     if args.json:
         print(json.dumps(result, indent=2))
