@@ -108,13 +108,18 @@ def pairs_from_wheel(wheel: Path) -> list[Pair]:
 
 
 def download_wheels(target: Path) -> list[Path]:
+    """The pinned wheels, downloaded into ``target`` once (pip skips those already there); only
+    they, not a wheel an older pin left in ``target``. Exits with pip's last line when it fails."""
     target.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--python-version",
          "3.11", "--platform", "manylinux2014_x86_64", "--platform", "any", "-q", "-d", str(target), *WHEELS],
-        check=True,
+        capture_output=True, text=True,
     )  # fmt: skip
-    return sorted(target.glob("*.whl"))
+    if done.returncode != 0:
+        raise SystemExit(f"could not download the training wheels: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    pinned = tuple(f"{name.replace('-', '_')}-{version}-" for name, _, version in (p.partition("==") for p in WHEELS))
+    return sorted(w for w in target.glob("*.whl") if w.name.lower().startswith(pinned))
 
 
 def batches(pairs: list[Pair], per_library: int, seed: int = 0) -> list[list[Pair]]:
