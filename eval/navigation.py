@@ -120,7 +120,9 @@ def pick(library: str, root: Path) -> tuple[list[SymbolCase], list[UseSiteCase]]
              if not o.in_string and nav.sources.line(o.path, o.line).find(f".{name}(") >= 0]  # fmt: skip
     for number, occ in enumerate(rng.sample(calls, USE_SITES_PER_LIBRARY), 1):
         name = next(n for n in shared_names if f".{n}(" in nav.sources.line(occ.path, occ.line))
-        sites.append(UseSiteCase(f"{library}-u{number:02d}", library, SPLITS[library], f"{occ.path}:{occ.line}", name, ""))
+        sites.append(
+            UseSiteCase(f"{library}-u{number:02d}", library, SPLITS[library], f"{occ.path}:{occ.line}", name, "")
+        )
     return cases, sites
 
 
@@ -141,9 +143,11 @@ def truth(case: SymbolCase, root: Path, nav: Any) -> SymbolCase:
     by_goto = {r.where for g in nav.references(case.definition).groups for r in g.references}
     found = {}
     for where in (by_refs | by_goto) - {case.definition}:
-        if not _names_at(nav, where, case.name):
+        if not _names_at(nav, where, case.name) or _is_definition(nav, where, case.name):
             continue
-        found[where] = "both" if where in by_refs and where in by_goto else ("jedi-refs" if where in by_refs else "goto")
+        found[where] = (
+            "both" if where in by_refs and where in by_goto else ("jedi-refs" if where in by_refs else "goto")
+        )
     case.references = sorted(found, key=_order)
     case.found_by = {k: found[k] for k in case.references}
     return case
@@ -151,12 +155,20 @@ def truth(case: SymbolCase, root: Path, nav: Any) -> SymbolCase:
 
 def site_truth(case: UseSiteCase, nav: Any) -> UseSiteCase:
     path, line = case.site.rsplit(":", 1)
-    text = nav.sources.line(path, int(line))
     found = nav.goto(path, int(line), None)
     top = found[0] if found else None
-    case.definition = f"{top.path}:{top.line}" if top is not None and top.name == case.name else ""
-    del text
+    case.definition = site_answer(top) if top is not None and top.name == case.name else ""
     return case
+
+
+def site_answer(location: Any) -> str:
+    """``path:line`` inside the library; outside it (the standard library, typeshed's stubs) the
+    module file's tail and the name, ``outside:builtins.pyi:get``: stable across machines."""
+    if not location.path.startswith("/"):
+        return f"{location.path}:{location.line}"
+    parts = location.path.split("/")
+    anchor = max((i for i, part in enumerate(parts) if part == "stdlib" or part.startswith("python3.")), default=-1)
+    return f"outside:{'/'.join(parts[anchor + 1 :])}:{location.name}"
 
 
 def _names_at(nav: Any, where: str, name: str) -> bool:
@@ -166,13 +178,23 @@ def _names_at(nav: Any, where: str, name: str) -> bool:
     return raw[start : start + len(name)] == name and not (raw[start + len(name) : start + len(name) + 1].isalnum())
 
 
+def _is_definition(nav: Any, where: str, name: str) -> bool:
+    """Another ``def`` of the name (an override, an overload, a property's setter): a definition,
+    not a use; the suite counts uses."""
+    from codemm.intel.lexical import use_kind
+
+    path, line, column = where.rsplit(":", 2)
+    return use_kind(nav.sources.get(path).lines[int(line) - 1], int(column) - 1, name) == "definition"
+
+
 def _order(where: str) -> tuple[str, int, int]:
     path, line, column = where.rsplit(":", 2)
     return path, int(line), int(column)
 
 
 def apply_corrections(symbols: list[SymbolCase], sites: list[UseSiteCase]) -> None:
-    """Hand corrections: {"references": {id: {"add": [...], "remove": [...]}}, "sites": {id: def}}."""
+    """Hand corrections (corrections.json): references to add or remove per symbol, a use site's
+    definition, use sites dropped (each with the reason, read by a person)."""
     path = suite_dir() / "corrections.json"
     if not path.exists():
         return
@@ -183,7 +205,9 @@ def apply_corrections(symbols: list[SymbolCase], sites: list[UseSiteCase]) -> No
         case.references = sorted(refs, key=_order)
         case.found_by = {k: case.found_by.get(k, "hand") for k in case.references}
     for site in sites:
-        site.definition = fixes.get("sites", {}).get(site.id, site.definition)
+        site.definition = fixes.get("sites", {}).get(site.id, {}).get("definition", site.definition)
+    dropped = fixes.get("drop_sites", {})
+    sites[:] = [site for site in sites if site.id not in dropped]
 
 
 # -- checks ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from codemm.errors import BadInputError
 from codemm.intel.jedi_tier import Target
-from codemm.intel.lexical import pick
+from codemm.intel.lexical import pick, use_kind
 from codemm.intel.python import PYTHON, PythonNavigation
 from codemm.intel.results import TEXT, CallHierarchy, Location, ReferenceGroup, References, TypeHierarchy
 from codemm.intel.scopes import Scopes
@@ -48,7 +48,7 @@ class Navigator:
             found = self.syntactic.goto(path, line, col0)
             if found:
                 return found
-        chosen = pick(text, col0, COMMENTS.get(language, "#"))
+        chosen = pick(text, col0, COMMENTS.get(language or "", "#"))
         return [] if chosen is None else self._text_definitions(chosen[1], language)
 
     def definition(self, name: str) -> list[Location]:
@@ -123,8 +123,18 @@ class Navigator:
         return targets
 
     def _python_targets_at(self, path: str, line: int, column: int | None) -> list[Target]:
-        chosen = pick(self._line_text(path, line), None if column is None else column - 1)
-        return [] if chosen is None else list(self.python.jedi.goto(path, line, chosen[0]))
+        """What a location names; on a definition's own name, that definition (jedi's goto would
+        jump from an override to the method it overrides, and from an overload to the stub)."""
+        text = self._line_text(path, line)
+        chosen = pick(text, None if column is None else column - 1)
+        if chosen is None:
+            return []
+        if use_kind(text, chosen[0], chosen[1]) == "definition":
+            owner = next(
+                (s for s in self.scopes.symbols(path) if s.name == chosen[1] and s.start <= line <= s.end), None
+            )
+            return [self.python.own_target(path, line, chosen[0], owner.kind if owner else "function")]
+        return list(self.python.jedi.goto(path, line, chosen[0]))
 
     def _text_definitions(self, name: str, language: str | None) -> list[Location]:
         found = []

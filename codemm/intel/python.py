@@ -35,8 +35,7 @@ class PythonNavigation:
 
     def goto(self, path: str, line: int, column: int | None) -> list[Location]:
         """Definitions of the name at ``line`` (``column`` 0-based, or the line's call)."""
-        text = self._line(path, line)
-        chosen = pick(text, column)
+        chosen = pick(self._line(path, line, strip=False), column)
         if chosen is None:
             return []
         targets = self.jedi.goto(path, line, chosen[0]) or self.jedi.infer(path, line, chosen[0])
@@ -47,7 +46,7 @@ class PythonNavigation:
         re-exports, ``Class.method`` through the class hierarchy, a bare name every definition."""
         parts = name.split(".")
         if len(parts) == 1:
-            return [self._target(d.symbol.path, d.line, d.column, d.symbol.kind)
+            return [self.own_target(d.symbol.path, d.line, d.column, d.symbol.kind)
                     for d in self.scopes.definitions(name, PYTHON)]  # fmt: skip
         found: list[Target] = []
         for cut in range(len(parts) - 1, 0, -1):  # the longest importable module first
@@ -58,14 +57,17 @@ class PythonNavigation:
             found += [t for t in self.jedi.resolve_expression(name, context=head.symbol.path) if t.name == parts[-1]]
         return list(dict.fromkeys(found))
 
-    def _target(self, path: str, line: int, column: int, kind: str) -> Target:
+    def own_target(self, path: str, line: int, column: int, kind: str) -> Target:
         jedi_type = {"method": "function", "constant": "statement"}.get(kind, kind)
         name = re.match(r"\w*", self._line(path, line, strip=False)[column:])
         return Target(path, line, column, name.group() if name else "", jedi_type, inside=True)
 
     def location(self, target: Target, kind: str = "") -> Location:
         if target.inside:
-            text, symbol = self._line(target.path, target.line), self.scopes.enclosing_name(target.path, target.line, True)
+            text, symbol = (
+                self._line(target.path, target.line),
+                self.scopes.enclosing_name(target.path, target.line, True),
+            )
         else:
             text, symbol = _outside_line(target.path, target.line), ""
         if not kind:
@@ -84,6 +86,7 @@ class PythonNavigation:
         groups = {t.key: ReferenceGroup(self.location(t)) for t in targets}
         for name in dict.fromkeys(t.name for t in targets):
             wanted = {t.key: t for t in targets if t.name == name}
+            aliases = {key: key for key in wanted} | {a: t.key for t in wanted.values() for a in self._siblings(t)}
             module_level = all(self._module_level(t) for t in wanted.values())
             class_level = all(t.inside and self._owner_class(t) for t in wanted.values())
             for occ in self.sources.occurrences(name, PYTHON):
@@ -91,11 +94,21 @@ class PythonNavigation:
                     continue
                 keys = self._resolve_use(occ, name, module_level, class_level, {t.path for t in wanted.values()})
                 text = self._line(occ.path, occ.line, strip=False)
-                for key in keys & wanted.keys():
+                kind = use_kind(text, occ.column, name, occ.in_string)
+                if kind == "definition":
+                    continue  # an override or overload is a definition of its own (see hierarchy)
+                for key in dict.fromkeys(aliases[k] for k in keys if k in aliases):
                     groups[key].references.append(
-                        Location(occ.path, occ.line, occ.column + 1, PRECISE,
-                                 use_kind(text, occ.column, name, occ.in_string), name,
-                                 self.scopes.enclosing_name(occ.path, occ.line), text.strip())  # fmt: skip
+                        Location(
+                            occ.path,
+                            occ.line,
+                            occ.column + 1,
+                            PRECISE,
+                            kind,
+                            name,
+                            self.scopes.enclosing_name(occ.path, occ.line),
+                            text.strip(),
+                        )  # fmt: skip
                     )
         return list(groups.values())
 
@@ -113,9 +126,25 @@ class PythonNavigation:
             head = chain.split(".")[0]
             if not chain or head in ("self", "cls") or head not in self._imported(occ.path):
                 return set()
-        if chain is None and class_level and occ.path not in homes and not text.lstrip().startswith(("from ", "import ")):
+        if (
+            chain is None
+            and class_level
+            and occ.path not in homes
+            and not text.lstrip().startswith(("from ", "import "))
+        ):
             return set()  # a method is named bare only in its own class's body
         return {t.key for t in self.jedi.goto(occ.path, occ.line, occ.column)}
+
+    def _siblings(self, target: Target) -> list[tuple[str, int, int]]:
+        """The other definitions of the same name in the same class: a property's getter and setter
+        and a method's ``@overload`` stubs are one symbol (jedi's goto lands on any of them)."""
+        owner = self.scopes.enclosing(target.path, target.line, below=True)
+        source = self.sources.get(target.path)
+        if owner is None or owner.kind != "class" or source is None:
+            return []
+        same = [s for s in self.scopes.symbols(target.path) if s.name == target.name and owner.start < s.start <= owner.end
+                and self.scopes.enclosing(target.path, s.start, below=True) == owner]  # fmt: skip
+        return [(target.path, d.line, d.column) for d in (locate(s, source) for s in same)]
 
     def _module_level(self, target: Target) -> bool:
         return target.inside and self.scopes.enclosing(target.path, target.line, below=True) is None
@@ -158,7 +187,7 @@ class PythonNavigation:
                     symbol = Location(site.path, 1, 1, PRECISE, "module", Path(site.path).stem, "", "")
                 else:
                     where = locate(owner, self.sources.get(site.path))  # type: ignore[arg-type]
-                    symbol = self.location(self._target(site.path, where.line, where.column, owner.kind))
+                    symbol = self.location(self.own_target(site.path, where.line, where.column, owner.kind))
                 calls.append(Call(symbol, site))
         return calls
 
@@ -172,7 +201,10 @@ class PythonNavigation:
             for number in range(target.line, owner.end + 1):
                 text = self._line(target.path, number, strip=False)
                 for column, name in identifiers(text):
-                    if not text[column + len(name) :].lstrip().startswith("(") or use_kind(text, column, name) == "definition":
+                    if (
+                        not text[column + len(name) :].lstrip().startswith("(")
+                        or use_kind(text, column, name) == "definition"
+                    ):
                         continue
                     site = Location(target.path, number, column + 1, PRECISE, "call", name, target.name, text.strip())
                     calls += [Call(self.location(t), site) for t in self.jedi.goto(target.path, number, column)]
@@ -196,10 +228,14 @@ class PythonNavigation:
         for group in self.references([target]):
             for site in group.references:
                 if site.kind == "base":
-                    sub = next((s for s in self.scopes.symbols(site.path) if s.kind == "class" and s.start == site.line), None)
+                    sub = next(
+                        (s for s in self.scopes.symbols(site.path) if s.kind == "class" and s.start == site.line), None
+                    )
                     if sub is not None:
                         where = locate(sub, self.sources.get(site.path))  # type: ignore[arg-type]
-                        result.subclasses.append(self.location(self._target(site.path, where.line, where.column, "class")))
+                        result.subclasses.append(
+                            self.location(self.own_target(site.path, where.line, where.column, "class"))
+                        )
         return result
 
     def _line(self, path: str, line: int, strip: bool = True) -> str:
@@ -212,7 +248,7 @@ class PythonNavigation:
 def _whole_string(line: str, column: int, name: str) -> bool:
     """``"name"`` exactly: a string that is the name, not prose that contains it."""
     end = column + len(name)
-    return 0 < column and end < len(line) and line[column - 1] in "\"'" and line[end] == line[column - 1]
+    return column > 0 and end < len(line) and line[column - 1] in "\"'" and line[end] == line[column - 1]
 
 
 def _outside_line(path: str, line: int) -> str:

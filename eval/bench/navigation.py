@@ -1,0 +1,208 @@
+"""Navigation on the suite's libraries (eval/suites/navigation): references precision/recall per
+tier and per library, use site -> definition right first, qualified names, and latencies.
+
+    python -m codemm.eval.bench.navigation [--split dev|test|all] [--library NAME] [--json]
+    python -m codemm.eval.bench.navigation --latency   # warm goto / references on pip 24.2 (131k lines)
+
+Columns: ``precise`` is codemm.intel (jedi, every candidate confirmed by goto); ``jedi-refs`` is
+jedi's own ``get_references``; ``name`` is today's ``find_references`` (by name, the baseline).
+Locations are compared by (path, line), the baseline's granularity; the definition's own line is
+left out of both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from codemm.eval.navigation import SymbolCase, UseSiteCase, load_cases, site_answer, sources, suite_dir
+from codemm.eval.retrieval_hard import fetch_all, fetch_source, library_lines, load_sources
+
+INHERITED = {
+    "httpx": [("httpx.Client.build_request", "httpx/_client.py", "build_request")],
+    "werkzeug": [("werkzeug.wrappers.Response.set_cookie", "src/werkzeug/sansio/response.py", "set_cookie")],
+    "tornado": [("tornado.simple_httpclient.SimpleAsyncHTTPClient.fetch", "tornado/httpclient.py", "fetch")],
+}
+"""A method each library's class inherits: the definition must be found in the base's file."""
+MODULE_QUALIFIED = {"httpx": "httpx.get", "werkzeug": "werkzeug.run_simple", "tornado": "tornado.web.url"}
+
+
+def _lines(wheres: list[str]) -> set[tuple[str, int]]:
+    return {(w.rsplit(":", 2)[0], int(w.rsplit(":", 2)[1])) for w in wheres}
+
+
+def _score(got: set[tuple[str, int]], truth: set[tuple[str, int]]) -> tuple[int, int, int]:
+    return len(got & truth), len(got), len(truth)
+
+
+def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites: list[UseSiteCase]) -> dict[str, Any]:
+    from codemm.intel.navigator import Navigator
+    from codemm.tools import RepoTools
+
+    nav = Navigator(root)
+    tools = RepoTools(root, embed=False)
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    latency: dict[str, list[float]] = defaultdict(list)
+    for case in symbols:
+        truth = _lines(case.references)
+        definition = _lines([case.definition])
+        started = time.perf_counter()
+        ours = {(r.path, r.line) for r in nav.references(case.symbol).locations} - definition
+        latency["references cold"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        nav.references(case.symbol)
+        latency["references warm"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        path, line, column = case.definition.rsplit(":", 2)
+        script = nav.python.jedi.script(path)
+        jedi_refs = {(str(Path(r.module_path).relative_to(root)), r.line)
+                     for r in script.get_references(int(line), int(column) - 1, scope="project")
+                     if r.module_path and Path(r.module_path).is_relative_to(root)} - definition  # fmt: skip
+        latency["jedi get_references"].append(time.perf_counter() - started)
+        dotted = case.symbol.split(".")
+        asked = ".".join(dotted[-2:]) if case.symbol.count(".") > 1 and dotted[-2][:1].isupper() else case.name
+        baseline = {(r["path"], r["line"]) for r in tools.find_references(asked)["references"]} - definition
+        shared = "shared" if case.shared else "unique"
+        for tier, got in (("precise", ours), ("jedi-refs", jedi_refs), ("name", baseline)):
+            for group in (shared, "all"):
+                row = counts[f"{tier}|{group}"]
+                for i, value in enumerate(_score(got, truth)):
+                    row[i] += value
+    right = {"precise": 0, "name": 0}
+    for site in sites:
+        path, line = site.site.rsplit(":", 1)
+        started = time.perf_counter()
+        found = nav.goto(path, int(line))
+        latency["goto cold"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        nav.goto(path, int(line))
+        latency["goto warm"].append(time.perf_counter() - started)
+        right["precise"] += bool(found) and site_answer(found[0]) == site.definition
+        named = tools.find_definition(site.name)["definitions"]
+        right["name"] += bool(named) and f"{named[0]['path']}:{named[0]['line']}" == site.definition
+    resolved = []
+    for qualified, path, name in INHERITED.get(library, []):
+        found = nav.definition(qualified)
+        resolved.append(bool(found) and found[0].path == path and found[0].name == name)
+    qualified_ok = sum(
+        bool(found := nav.definition(case.symbol)) and found[0].where == case.definition for case in symbols
+    )
+    module_found = nav.definition(MODULE_QUALIFIED[library]) if library in MODULE_QUALIFIED else []
+    tools.close()
+    return {
+        "library": library,
+        "lines": library_lines(root),
+        "symbols": len(symbols),
+        "references": {key: _prf(*value) for key, value in sorted(counts.items())},
+        "use_sites": len(sites),
+        "right_first": {k: v / max(1, len(sites)) for k, v in right.items()},
+        "qualified_resolved": qualified_ok / max(1, len(symbols)),
+        "inherited_resolved": sum(resolved),
+        "inherited_asked": len(resolved),
+        "module_qualified": [f.where for f in module_found],
+        "latency_ms": {k: _pct(v) for k, v in latency.items()},
+    }
+
+
+def _prf(hits: int, got: int, truth: int) -> dict[str, float | int]:
+    return {"precision": hits / got if got else 1.0, "recall": hits / truth if truth else 1.0, "found": got,
+            "truth": truth}  # fmt: skip
+
+
+def _pct(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return {"median": round(statistics.median(ordered) * 1000, 1), "p95": round(p95 * 1000, 1),
+            "max": round(ordered[-1] * 1000, 1)}  # fmt: skip
+
+
+def latency(repeats: int = 2) -> dict[str, Any]:
+    """Cold and warm lookups on a 131k-line repository, beside `codemm index` time for it."""
+    from codemm.intel.navigator import Navigator
+    from codemm.repo.index import RepoIndex
+
+    (spec,) = load_sources(suite_dir() / "latency.json").values()
+    root = fetch_source(spec)
+    started = time.perf_counter()
+    with RepoIndex(root) as index:
+        index.refresh(embed=False)
+    index_s = time.perf_counter() - started
+    nav = Navigator(root)
+    names = ["pip._internal.req.req_install.InstallRequirement", "pip._internal.utils.misc.ensure_dir",
+             "pip._internal.network.session.PipSession.request", "pip._internal.cli.base_command.Command.main",
+             "pip._internal.index.package_finder.PackageFinder.find_all_candidates",
+             "pip._internal.exceptions.InstallationError", "pip._internal.utils.logging.indent_log",
+             "pip._internal.models.link.Link.url_without_fragment", "pip._internal.locations.get_scheme",
+             "pip._internal.utils.hashes.Hashes.check_against_path"]  # fmt: skip
+    sites = []
+    for name in names:
+        group = nav.references(name).groups
+        sites += [(r.path, r.line) for g in group for r in g.references[:5]]
+    timings: dict[str, list[float]] = defaultdict(list)
+    started = time.perf_counter()
+    fresh = Navigator(root)
+    fresh.references(names[0])
+    cold_first = time.perf_counter() - started
+    for _ in range(repeats):
+        for name in names:
+            t = time.perf_counter()
+            nav.references(name)
+            timings["references warm"].append(time.perf_counter() - t)
+        for path, line in sites:
+            t = time.perf_counter()
+            nav.goto(path, line)
+            timings["goto warm"].append(time.perf_counter() - t)
+    new_nav = Navigator(root)
+    for path, line in sites[:40]:
+        t = time.perf_counter()
+        new_nav.goto(path, line)
+        timings["goto cold (new navigator)"].append(time.perf_counter() - t)
+    return {"repository": spec.requirement, "lines": library_lines(root), "index_s": round(index_s, 1),
+            "first_references_cold_s": round(cold_first, 2), "goto_sites": len(sites),
+            "latency_ms": {k: _pct(v) for k, v in timings.items()}}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="codemm.eval.bench.navigation")
+    parser.add_argument("--split", default="all", choices=["dev", "test", "all"])
+    parser.add_argument("--library", action="append")
+    parser.add_argument("--latency", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.latency:
+        result = latency()
+        print(json.dumps(result, indent=2))
+        return
+    symbols, sites = load_cases(args.split)
+    roots = fetch_all(sources())
+    libraries = [
+        lib for lib in roots if (not args.library or lib in args.library) and any(s.library == lib for s in symbols)
+    ]
+    results = [evaluate_library(lib, roots[lib], [s for s in symbols if s.library == lib],
+                                [u for u in sites if u.library == lib]) for lib in libraries]  # fmt: skip
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for r in results:
+        print(f"\n{r['library']} ({r['lines']} lines, {r['symbols']} symbols, {r['use_sites']} use sites)")
+        print(f"  {'tier':<10} {'names':<7} {'precision':>9} {'recall':>7} {'found':>6} {'truth':>6}")
+        for key, m in r["references"].items():
+            tier, group = key.split("|")
+            print(f"  {tier:<10} {group:<7} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['found']:>6} {m['truth']:>6}")
+        rf = r["right_first"]
+        print(f"  use site -> definition right first: precise {rf['precise']:.2f}, name {rf['name']:.2f}")
+        print(
+            f"  qualified names resolved to their definition: {r['qualified_resolved']:.2f}; inherited "
+            f"{r['inherited_resolved']}/{r['inherited_asked']}; module-qualified -> {r['module_qualified']}"
+        )
+        for k, v in r["latency_ms"].items():
+            print(f"  {k:<22} median {v['median']:>8.1f} ms  p95 {v['p95']:>8.1f} ms  max {v['max']:>8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
