@@ -4,6 +4,7 @@ Python libraries, with truth from jedi checked against the source.
     python -m codemm.eval.navigation pick    # choose each library's symbols and use sites (seeded, once)
     python -m codemm.eval.navigation truth   # compute the truth for what was picked
     python -m codemm.eval.navigation check   # prove the suite holds its rules
+    python -m codemm.eval.navigation typescript  # rxjs (npm): pick 30 symbols, truth from tsserver's references
 
 The libraries are pinned sdists (sources.json), fetched and cached like the retrieval-hard suite's.
 Symbols are picked by a seeded draw before any tuning, half of them names several definitions share.
@@ -237,11 +238,113 @@ def check(symbols: list[SymbolCase], sites: list[UseSiteCase], roots: dict[str, 
     return problems
 
 
+# -- the TypeScript library (the syntactic tier) ---------------------------------------------------
+
+
+def fetch_npm(name: str, cache: Path | None = None) -> Path:
+    """An npm package (npm.json) unpacked under codemm's cache, downloaded once with ``npm pack``
+    and checked against its recorded sha256."""
+    import hashlib
+    import shutil
+    import subprocess
+    import tarfile
+    import tempfile
+
+    from codemm.errors import CodemmError
+    from codemm.paths import cache_dir
+
+    spec = json.loads((suite_dir() / "npm.json").read_text(encoding="utf-8"))[name]
+    target = (cache or cache_dir() / "sources") / f"{name}-{spec['sha256'][:12]}"
+    if (target / ".complete").exists():
+        return target / spec["root"]
+    npm = shutil.which("npm")
+    if npm is None:
+        raise CodemmError("npm is not installed; the TypeScript part of the suite needs it (apt-get install npm)")
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target) as tmp:
+        done = subprocess.run([npm, "pack", spec["spec"], "--pack-destination", tmp], capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        archive = Path(tmp) / spec["file"]
+        if done.returncode != 0 or not archive.exists():
+            raise CodemmError(f"could not download {spec['spec']}: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        if hashlib.sha256(archive.read_bytes()).hexdigest() != spec["sha256"]:
+            raise CodemmError(f"{spec['file']} does not match its recorded sha256; refusing to use it")
+        with tarfile.open(archive) as tar:
+            tar.extractall(target, filter="data")
+    (target / ".complete").write_text(spec["sha256"])
+    return target / spec["root"]
+
+
+def pick_typescript(root: Path) -> list[SymbolCase]:
+    """A seeded draw of rxjs's methods, functions and classes (an overloaded function counts once,
+    at its implementation; constructors are reached through ``new Class``, never by their name),
+    half with a name another definition shares."""
+    from codemm.intel.navigator import Navigator
+    from codemm.intel.scopes import locate, qualified
+
+    nav = Navigator(root)
+    defs: dict[tuple[str, str, str], Any] = {}
+    for path in sorted(nav.sources.paths("typescript")):
+        source = nav.sources.get(path)
+        assert source is not None
+        for s in nav.scopes.symbols(path):
+            if s.kind in ("function", "method", "class") and not s.name.startswith("_") and s.name != "constructor":
+                defs[(path, s.parent, s.name)] = (path, s, locate(s, source))  # the last overload: the body
+    counts: dict[str, int] = {}
+    for _, s, _ in defs.values():
+        counts[s.name] = counts.get(s.name, 0) + 1
+    rng = random.Random(f"{SEED}-rxjs")
+    every = sorted(defs.values(), key=lambda d: (d[0], d[2].line))
+    shared = [d for d in every if counts[d[1].name] > 1]
+    unique = [d for d in every if counts[d[1].name] == 1]
+    chosen = rng.sample(shared, SYMBOLS_PER_LIBRARY // 2) + rng.sample(unique, SYMBOLS_PER_LIBRARY // 2)
+    return [
+        SymbolCase(
+            f"rxjs-{n:02d}", "rxjs", "test", qualified(s), s.name, counts[s.name] > 1, f"{path}:{w.line}:{w.column + 1}"
+        )
+        for n, (path, s, w) in enumerate(chosen, 1)
+    ]
+
+
+def typescript_truth(cases: list[SymbolCase], root: Path) -> None:
+    """Each case's references from the TypeScript compiler's language service (node), less the
+    definitions' own lines (overload signatures)."""
+    import subprocess
+
+    from codemm.intel.navigator import Navigator
+
+    compiler = fetch_npm("typescript")
+    asked = [{"id": c.id, "path": c.definition.rsplit(":", 2)[0], "line": int(c.definition.rsplit(":", 2)[1]),
+              "column": int(c.definition.rsplit(":", 2)[2])} for c in cases]  # fmt: skip
+    script = suite_dir() / "ts_references.js"
+    done = subprocess.run(["node", str(script), str(compiler), str(root)], input=json.dumps(asked),
+                          capture_output=True, text=True, timeout=1200, check=True)  # fmt: skip
+    found = json.loads(done.stdout)
+    nav = Navigator(root)
+    for case in cases:
+        def_lines = {(d.symbol.path, d.line) for d in nav.scopes.definitions(case.name, "typescript")}
+        case.references = [w for w in found[case.id] if (w.rsplit(":", 2)[0], int(w.rsplit(":", 2)[1])) not in def_lines
+                           and _names_at(nav, w, case.name)]  # fmt: skip
+        case.found_by = {w: "tsserver" for w in case.references}
+
+
+def load_typescript_cases() -> list[SymbolCase]:
+    path = suite_dir() / "typescript.jsonl"
+    return [SymbolCase(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codemm.eval.navigation")
-    parser.add_argument("action", choices=["pick", "truth", "check"])
+    parser.add_argument("action", choices=["pick", "truth", "check", "typescript"])
     parser.add_argument("--library", action="append")
     args = parser.parse_args(argv)
+    if args.action == "typescript":
+        root = fetch_npm("rxjs")
+        ts_cases = pick_typescript(root)
+        typescript_truth(ts_cases, root)
+        text = "".join(json.dumps(asdict(c)) + "\n" for c in ts_cases)
+        (suite_dir() / "typescript.jsonl").write_text(text, encoding="utf-8")
+        return 0
     roots = fetch_all(sources())
     libraries = args.library or list(roots)
     if args.action == "pick":

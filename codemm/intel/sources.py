@@ -41,6 +41,8 @@ class RepoSources:
         self._stats: dict[str, tuple[int, int, str]] = {}
         self._texts: dict[str, SourceText] = {}
         self._walked_at = -WALK_EVERY_S
+        self.generation = 0
+        """Bumped when a walk finds any file added, removed or changed."""
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -50,6 +52,8 @@ class RepoSources:
         stats = {f.path: (f.size, f.mtime_ns, f.language) for f in walked.files}
         for path in [p for p in self._texts if self._stats.get(p) != stats.get(p)]:
             del self._texts[path]
+        if stats != self._stats:
+            self.generation += 1
         self._stats = stats
         self._walked_at = now
 
@@ -95,6 +99,8 @@ class RepoSources:
             for number, line in enumerate(source.lines, 1):
                 if name not in line:
                     continue
+                if comment == "//" and line.lstrip().startswith(("*", "/*")):
+                    continue  # a block comment's line (JSDoc)
                 for match in word.finditer(line):
                     state = quoting(line, match.start(), comment)
                     if state != "comment":
@@ -115,7 +121,7 @@ def quoting(line: str, column: int, comment: str) -> str:
             elif line.startswith(quote, i):
                 i += len(quote) - 1
                 quote = ""
-        elif line.startswith(comment, i):
+        elif line.startswith(comment, i) or (comment == "//" and line.startswith("/*", i)):
             return "comment"
         elif char in "\"'`":
             quote = line[i : i + 3] if line[i : i + 3] in ('"""', "'''") else char

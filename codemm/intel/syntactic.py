@@ -28,6 +28,8 @@ class SyntacticNavigation:
     def __init__(self, sources: RepoSources, scopes: Scopes) -> None:
         self.sources = sources
         self.scopes = scopes
+        self._bases: dict[str, set[str]] = {}
+        self._bases_key: tuple[str, int] | None = None
 
     def definitions(self, name: str) -> list[Location]:
         return [self._location(d) for d in self._definitions(name)]
@@ -90,25 +92,59 @@ class SyntacticNavigation:
         around = self.scopes.enclosing(occ.path, occ.line)
         around_owner = self._owner_of_symbol(occ.path, around) if around else ""
         if owner:
+            family = self._family(owner, language)
+            inside = around_owner in family or (around is not None and around.name in family)
             if chain is None:
-                return around_owner == owner or (around is not None and around.name == owner)
+                return inside
             last = chain.rpartition(".")[2]
-            if last in ("this", "self") or last == owner:
-                return around_owner == owner or around is not None and around.name == owner or last == owner
+            if last in ("this", "self", "super"):
+                return inside
+            if last in family:
+                return True
             if language == "go" and around is not None:
                 head = _GO_RECEIVER.match(self.sources.get(occ.path).lines[around.start - 1])  # type: ignore[union-attr]
                 if head and head.group(1) == last:
-                    return head.group(2) == owner
+                    return head.group(2) in family
             declared = self._declared_type(occ.path, last) if last else None
             if declared is not None:
-                return declared == owner
+                return declared in family
             text = self.sources.get(occ.path).text  # type: ignore[union-attr]
-            return same_name == 1 or re.search(rf"\b{re.escape(owner)}\b", text) is not None
+            return same_name == 1 or any(re.search(rf"\b{re.escape(c)}\b", text) for c in family)
         if chain is None:
             return self._visible(occ.path, d, language)
         return chain.split(".")[0] in self._imported_words(occ.path) and (
             language != "go" or PurePosixPath(d.symbol.path).parent.name == chain.rpartition(".")[2]
         )
+
+    def _family(self, owner: str, language: str) -> set[str]:
+        """``owner``, the classes and interfaces it extends or implements and those that extend or
+        implement it (transitively), from the declarations' heads: a call through any of them can
+        reach the method."""
+        key = (language, self.sources.generation)
+        if self._bases_key != key:
+            self._bases = self._read_bases(language)
+            self._bases_key = key
+        up, down = {owner}, {owner}
+        for grow, edges in ((up, self._bases), (down, _reverse(self._bases))):
+            todo = [owner]
+            while todo:
+                for other in edges.get(todo.pop(), ()):
+                    if other not in grow:
+                        grow.add(other)
+                        todo.append(other)
+        return up | down
+
+    def _read_bases(self, language: str) -> dict[str, set[str]]:
+        bases: dict[str, set[str]] = {}
+        head = re.compile(r"\b(?:class|interface|struct|trait)\s+(\w+)(?:<[^{]*?>)?\s*((?:extends|implements|:)[^{;]*)")
+        for path in self.sources.paths(language):
+            source = self.sources.get(path)
+            if source is None:
+                continue
+            for match in head.finditer(source.text):
+                names = re.findall(r"\b([A-Z]\w*)\b", re.sub(r"<[^<>]*>", "", match.group(2)))
+                bases.setdefault(match.group(1), set()).update(n for n in names if n != match.group(1))
+        return bases
 
     def _visible(self, path: str, d: Definition, language: str) -> bool:
         if path == d.symbol.path or language in ("c", "cpp"):
@@ -158,3 +194,11 @@ class SyntacticNavigation:
         return Location(d.symbol.path, d.line, d.column + 1, SYNTACTIC, d.symbol.kind, d.symbol.name,
                         self.scopes.enclosing_name(d.symbol.path, d.line, True),
                         self.sources.line(d.symbol.path, d.line))  # fmt: skip
+
+
+def _reverse(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    reverse: dict[str, set[str]] = {}
+    for node, targets in edges.items():
+        for target in targets:
+            reverse.setdefault(target, set()).add(node)
+    return reverse

@@ -3,6 +3,7 @@ tier and per library, use site -> definition right first, qualified names, and l
 
     python -m codemm.eval.bench.navigation [--split dev|test|all] [--library NAME] [--json]
     python -m codemm.eval.bench.navigation --latency   # warm goto / references on pip 24.2 (131k lines)
+    python -m codemm.eval.bench.navigation --typescript   # the syntactic tier on rxjs 7.8.1
 
 Columns: ``precise`` is codemm.intel (jedi, every candidate confirmed by goto); ``jedi-refs`` is
 jedi's own ``get_references``; ``name`` is today's ``find_references`` (by name, the baseline).
@@ -109,6 +110,42 @@ def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites:
     }
 
 
+def evaluate_typescript() -> dict[str, Any]:
+    """rxjs (npm, .ts sources) against the TypeScript compiler's references: the syntactic tier,
+    bare names (every whole-word occurrence outside comments) and today's find_references."""
+    from codemm.eval.navigation import fetch_npm, load_typescript_cases
+    from codemm.intel.navigator import Navigator
+    from codemm.tools import RepoTools
+
+    root = fetch_npm("rxjs")
+    nav = Navigator(root)
+    tools = RepoTools(root, embed=False)
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    latency: dict[str, list[float]] = defaultdict(list)
+    cases = load_typescript_cases()
+    for case in cases:
+        truth = _lines(case.references)
+        path, line, _ = case.definition.rsplit(":", 2)
+        def_lines = {(d.symbol.path, d.line) for d in nav.scopes.definitions(case.name, "typescript")}
+        started = time.perf_counter()
+        groups = nav.syntactic.references(case.symbol)
+        latency["references"].append(time.perf_counter() - started)
+        ours = {(r.path, r.line) for g in groups if (g.definition.path, g.definition.line) == (path, int(line))
+                for r in g.references} - def_lines  # fmt: skip
+        bare = {(o.path, o.line) for o in nav.sources.occurrences(case.name, "typescript", "//")} - def_lines
+        baseline = {(r["path"], r["line"]) for r in tools.find_references(case.symbol)["references"]} - def_lines
+        for tier, got in (("syntactic", ours), ("text", bare), ("name", baseline)):
+            for group in ("shared" if case.shared else "unique", "all"):
+                row = counts[f"{tier}|{group}"]
+                for i, value in enumerate(_score(got, truth)):
+                    row[i] += value
+    tools.close()
+    return {"library": "rxjs (TypeScript)", "lines": sum(len(p.read_text().splitlines()) for p in root.rglob("*.ts")),
+            "symbols": len(cases), "use_sites": 0,
+            "references": {key: _prf(*value) for key, value in sorted(counts.items())},
+            "latency_ms": {k: _pct(v) for k, v in latency.items()}}  # fmt: skip
+
+
 def _prf(hits: int, got: int, truth: int) -> dict[str, float | int]:
     return {"precision": hits / got if got else 1.0, "recall": hits / truth if truth else 1.0, "found": got,
             "truth": truth}  # fmt: skip
@@ -172,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="all", choices=["dev", "test", "all"])
     parser.add_argument("--library", action="append")
     parser.add_argument("--latency", action="store_true")
+    parser.add_argument("--typescript", action="store_true", help="the syntactic tier on rxjs instead")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.latency:
@@ -183,25 +221,37 @@ def main(argv: list[str] | None = None) -> None:
     libraries = [
         lib for lib in roots if (not args.library or lib in args.library) and any(s.library == lib for s in symbols)
     ]
+    if args.typescript:
+        results_ts = evaluate_typescript()
+        print(json.dumps(results_ts, indent=2) if args.json else _table(results_ts))
+        return
     results = [evaluate_library(lib, roots[lib], [s for s in symbols if s.library == lib],
                                 [u for u in sites if u.library == lib]) for lib in libraries]  # fmt: skip
     if args.json:
         print(json.dumps(results, indent=2))
         return
     for r in results:
-        print(f"\n{r['library']} ({r['lines']} lines, {r['symbols']} symbols, {r['use_sites']} use sites)")
-        print(f"  {'tier':<10} {'names':<7} {'precision':>9} {'recall':>7} {'found':>6} {'truth':>6}")
-        for key, m in r["references"].items():
-            tier, group = key.split("|")
-            print(f"  {tier:<10} {group:<7} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['found']:>6} {m['truth']:>6}")
+        print(_table(r))
+
+
+def _table(r: dict[str, Any]) -> str:
+    out = [f"\n{r['library']} ({r['lines']} lines, {r['symbols']} symbols, {r['use_sites']} use sites)",
+           f"  {'tier':<10} {'names':<7} {'precision':>9} {'recall':>7} {'found':>6} {'truth':>6}"]  # fmt: skip
+    for key, m in r["references"].items():
+        tier, group = key.split("|")
+        out.append(
+            f"  {tier:<10} {group:<7} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['found']:>6} {m['truth']:>6}"
+        )
+    if "right_first" in r:
         rf = r["right_first"]
-        print(f"  use site -> definition right first: precise {rf['precise']:.2f}, name {rf['name']:.2f}")
-        print(
+        out.append(f"  use site -> definition right first: precise {rf['precise']:.2f}, name {rf['name']:.2f}")
+        out.append(
             f"  qualified names resolved to their definition: {r['qualified_resolved']:.2f}; inherited "
             f"{r['inherited_resolved']}/{r['inherited_asked']}; module-qualified -> {r['module_qualified']}"
         )
-        for k, v in r["latency_ms"].items():
-            print(f"  {k:<22} median {v['median']:>8.1f} ms  p95 {v['p95']:>8.1f} ms  max {v['max']:>8.1f} ms")
+    for k, v in r["latency_ms"].items():
+        out.append(f"  {k:<22} median {v['median']:>8.1f} ms  p95 {v['p95']:>8.1f} ms  max {v['max']:>8.1f} ms")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
