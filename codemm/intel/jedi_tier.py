@@ -30,6 +30,8 @@ class Target:
     """jedi's type: function, class, module, statement, param, instance, property..."""
     inside: bool
     """Defined in the repository."""
+    tier: str = "precise"
+    """``syntactic`` where jedi could not say and the name was read from the syntax."""
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -43,6 +45,21 @@ class JediTier:
         self._project: Any = None
         self._scripts: dict[str, tuple[str, Any]] = {}
         self._gotos: dict[tuple[str, str, int, int], tuple[Target, ...]] = {}
+        self._generation = sources.generation
+
+    def _forget_changes(self) -> None:
+        """After an edit: every script goes (each one's inference holds the modules it imported, as
+        they were), and the answers that start or land in a changed file; the others stay warm."""
+        changed = self.sources.changed_since(self._generation)
+        if changed == set():
+            return
+        self._generation = self.sources.generation
+        self._scripts.clear()
+        if changed is None:
+            self._gotos.clear()
+            return
+        self._gotos = {key: found for key, found in self._gotos.items()
+                       if key[0] not in changed and not any(t.path in changed for t in found)}  # fmt: skip
 
     @property
     def project(self) -> Any:
@@ -71,6 +88,7 @@ class JediTier:
 
     def goto(self, path: str, line: int, column: int) -> tuple[Target, ...]:
         """The definitions the name at ``line``:``column`` (0-based) refers to, imports followed."""
+        self._forget_changes()
         source = self.sources.get(path)
         if source is None:
             return ()

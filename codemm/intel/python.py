@@ -51,11 +51,24 @@ class PythonNavigation:
         found: list[Target] = []
         for cut in range(len(parts) - 1, 0, -1):  # the longest importable module first
             found = [t for t in self.jedi.resolve_expression(name, module=".".join(parts[:cut])) if t.name == parts[-1]]
-            if found:
+            if any(t.inside for t in found):
                 return found
+            if found:
+                # jedi put ``Class.attr`` outside the repository (it does so for an Enum's methods):
+                # the class's own member, read from the syntax, is the better answer
+                return self._syntactic_member(".".join(parts[:-1]), ".".join(parts[:cut]), parts[-1]) or found
         for head in self.scopes.definitions(parts[0], PYTHON):  # Class.method: where Class is defined
             found += [t for t in self.jedi.resolve_expression(name, context=head.symbol.path) if t.name == parts[-1]]
         return list(dict.fromkeys(found))
+
+    def _syntactic_member(self, owner: str, module: str, name: str) -> list[Target]:
+        classes = [t for t in self.jedi.resolve_expression(owner, module=module) if t.inside and t.type == "class"]
+        return [
+            Target(c.path, d.line, d.column, name, "function", True, tier="syntactic")
+            for c in classes
+            for d in self.scopes.definitions(name, PYTHON)
+            if d.symbol.path == c.path and d.symbol.parent == c.name
+        ]
 
     def own_target(self, path: str, line: int, column: int, kind: str) -> Target:
         jedi_type = {"method": "function", "constant": "statement"}.get(kind, kind)
@@ -74,7 +87,7 @@ class PythonNavigation:
             kind = _KINDS.get(target.type, target.type)
             if kind == "function" and target.inside and self._owner_class(target):
                 kind = "method"
-        return Location(target.path, target.line, target.column + 1, PRECISE, kind, target.name, symbol, text)
+        return Location(target.path, target.line, target.column + 1, target.tier, kind, target.name, symbol, text)
 
     def _owner_class(self, target: Target) -> bool:
         owner = self.scopes.enclosing(target.path, target.line, below=True)
@@ -142,8 +155,11 @@ class PythonNavigation:
         source = self.sources.get(target.path)
         if owner is None or owner.kind != "class" or source is None:
             return []
-        same = [s for s in self.scopes.symbols(target.path) if s.name == target.name and owner.start < s.start <= owner.end
-                and self.scopes.enclosing(target.path, s.start, below=True) == owner]  # fmt: skip
+        same = [
+            s
+            for s in self.scopes.symbols(target.path)
+            if s.name == target.name and self.scopes.enclosing(target.path, s.start, below=True) == owner
+        ]
         return [(target.path, d.line, d.column) for d in (locate(s, source) for s in same)]
 
     def _module_level(self, target: Target) -> bool:

@@ -43,6 +43,7 @@ class RepoSources:
         self._walked_at = -WALK_EVERY_S
         self.generation = 0
         """Bumped when a walk finds any file added, removed or changed."""
+        self._changes: list[tuple[int, set[str]]] = []
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -52,10 +53,23 @@ class RepoSources:
         stats = {f.path: (f.size, f.mtime_ns, f.language) for f in walked.files}
         for path in [p for p in self._texts if self._stats.get(p) != stats.get(p)]:
             del self._texts[path]
-        if stats != self._stats:
+        changed = {p for p in stats.keys() | self._stats.keys() if stats.get(p) != self._stats.get(p)}
+        if changed:
             self.generation += 1
+            self._changes.append((self.generation, changed))
+            del self._changes[:-64]  # a reader this far behind starts over (changed_since -> None)
         self._stats = stats
         self._walked_at = now
+
+    def changed_since(self, generation: int) -> set[str] | None:
+        """The paths added, removed or changed after ``generation``; None when that is too long ago
+        to say (then assume everything changed)."""
+        self.refresh()
+        if generation == self.generation:
+            return set()
+        if not self._changes or self._changes[0][0] > generation + 1:
+            return None
+        return set().union(*(paths for number, paths in self._changes if number > generation))
 
     def paths(self, language: str | None = None) -> list[str]:
         self.refresh()

@@ -5,8 +5,10 @@ tier and per library, use site -> definition right first, qualified names, and l
     python -m codemm.eval.bench.navigation --latency   # warm goto / references on pip 24.2 (131k lines)
     python -m codemm.eval.bench.navigation --typescript   # the syntactic tier on rxjs 7.8.1
 
-Columns: ``precise`` is codemm.intel (jedi, every candidate confirmed by goto); ``jedi-refs`` is
-jedi's own ``get_references``; ``name`` is today's ``find_references`` (by name, the baseline).
+Rows: ``precise`` is codemm.intel asked at the definition's location (jedi, every candidate
+confirmed by goto); ``precise-by-name`` the same asked by the qualified name; ``jedi-refs`` jedi's
+own ``get_references``; ``name`` today's ``find_references`` (by name, the baseline). A use site is
+asked as path:line:column of the called name; the baseline is given the name itself.
 Locations are compared by (path, line), the baseline's granularity; the definition's own line is
 left out of both sides.
 """
@@ -53,11 +55,12 @@ def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites:
         truth = _lines(case.references)
         definition = _lines([case.definition])
         started = time.perf_counter()
-        ours = {(r.path, r.line) for r in nav.references(case.symbol).locations} - definition
+        ours = {(r.path, r.line) for r in nav.references(case.definition).locations} - definition
         latency["references cold"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        nav.references(case.symbol)
+        nav.references(case.definition)
         latency["references warm"].append(time.perf_counter() - started)
+        by_name = {(r.path, r.line) for g in nav.references(case.symbol).groups for r in g.references} - definition
         started = time.perf_counter()
         path, line, column = case.definition.rsplit(":", 2)
         script = nav.python.jedi.script(path)
@@ -69,7 +72,8 @@ def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites:
         asked = ".".join(dotted[-2:]) if case.symbol.count(".") > 1 and dotted[-2][:1].isupper() else case.name
         baseline = {(r["path"], r["line"]) for r in tools.find_references(asked)["references"]} - definition
         shared = "shared" if case.shared else "unique"
-        for tier, got in (("precise", ours), ("jedi-refs", jedi_refs), ("name", baseline)):
+        tiers = (("precise", ours), ("precise-by-name", by_name), ("jedi-refs", jedi_refs), ("name", baseline))
+        for tier, got in tiers:
             for group in (shared, "all"):
                 row = counts[f"{tier}|{group}"]
                 for i, value in enumerate(_score(got, truth)):
@@ -77,11 +81,12 @@ def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites:
     right = {"precise": 0, "name": 0}
     for site in sites:
         path, line = site.site.rsplit(":", 1)
+        column = nav.sources.get(path).lines[int(line) - 1].index(f".{site.name}(") + 2  # the name asked about
         started = time.perf_counter()
-        found = nav.goto(path, int(line))
+        found = nav.goto(path, int(line), column)
         latency["goto cold"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        nav.goto(path, int(line))
+        nav.goto(path, int(line), column)
         latency["goto warm"].append(time.perf_counter() - started)
         right["precise"] += bool(found) and site_answer(found[0]) == site.definition
         named = tools.find_definition(site.name)["definitions"]
@@ -90,9 +95,7 @@ def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites:
     for qualified, path, name in INHERITED.get(library, []):
         found = nav.definition(qualified)
         resolved.append(bool(found) and found[0].path == path and found[0].name == name)
-    qualified_ok = sum(
-        bool(found := nav.definition(case.symbol)) and found[0].where == case.definition for case in symbols
-    )
+    qualified_ok = sum(_same_symbol(nav, case, nav.definition(case.symbol)) for case in symbols)
     module_found = nav.definition(MODULE_QUALIFIED[library]) if library in MODULE_QUALIFIED else []
     tools.close()
     return {
@@ -144,6 +147,14 @@ def evaluate_typescript() -> dict[str, Any]:
             "symbols": len(cases), "use_sites": 0,
             "references": {key: _prf(*value) for key, value in sorted(counts.items())},
             "latency_ms": {k: _pct(v) for k, v in latency.items()}}  # fmt: skip
+
+
+def _same_symbol(nav: Any, case: SymbolCase, found: list[Any]) -> bool:
+    """The case's definition is among the answers, or one of its siblings (a property's setter, an
+    overload of the same method: same file, name and class)."""
+    path, line, _ = case.definition.rsplit(":", 2)
+    owner = nav.scopes.enclosing_name(path, int(line), True)
+    return any(f.where == case.definition or (f.path, f.name, f.symbol) == (path, case.name, owner) for f in found)
 
 
 def _prf(hits: int, got: int, truth: int) -> dict[str, float | int]:

@@ -173,3 +173,15 @@ def test_unresolvable_names_fall_back_to_text_labelled_as_such(pyrepo: Path) -> 
     found = nav.goto("pkg/dyn.py", 2)
     assert found and all(loc.tier == "text" and loc.name == "close" for loc in found)
     assert nav.references("nothing_is_called_this").groups == []
+
+
+def test_an_edit_elsewhere_moves_the_answer(pyrepo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm answer that lands in a file edited since is recomputed, not served stale."""
+    monkeypatch.setattr(sources_module, "WALK_EVERY_S", 0.0)
+    nav = Navigator(pyrepo)
+    ((path, line),) = marked(pyrepo, "get:call")
+    (before,) = nav.goto(path, line)
+    api = pyrepo / "pkg" / "api.py"
+    api.write_text("\n\n\n" + api.read_text(encoding="utf-8"), encoding="utf-8")
+    (after,) = nav.goto(path, line)
+    assert (after.path, after.line) == (before.path, before.line + 3)
