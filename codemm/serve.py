@@ -491,6 +491,7 @@ def create_app(session: AskSession, config: ServeConfig | None = None) -> FastAP
     is loaded by the first request when it is not loaded yet. The caller keeps the session and
     closes it after the server stops."""
     from codemm.mcp_server import build_mcp_server
+    from codemm.tool_routes import add_tool_routes
     from codemm.tools import RepoTools
 
     config = config or ServeConfig()
@@ -555,6 +556,8 @@ def create_app(session: AskSession, config: ServeConfig | None = None) -> FastAP
     # BodyLimit as /v1: its route joins this app's routes; its session manager runs in `lifespan`.
     if mcp_app is not None:
         app.router.routes.extend(mcp_app.routes)
+    if tools is not None:  # the same tools as plain HTTP: GET /v1/tools, POST /v1/tools/{name}
+        add_tool_routes(app, tools)
 
     # Added last = outermost: the key is checked before a body is read.
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)

@@ -17,10 +17,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from codemm import tool_text as text
 from codemm.config import Settings, load_settings
 from codemm.errors import BadInputError, CodemmError, error_from_oserror
+from codemm.registry import Arg, tool
 from codemm.repo.embeddings import EmbeddingConfig
 from codemm.repo.index import RepoIndex
 from codemm.repo.symbols import Reference, Symbol
@@ -53,7 +55,14 @@ class RepoTools:
 
     # -- the tools ------------------------------------------------------------------------------
 
-    def search_code(self, query: str, k: int = 10) -> dict[str, Any]:
+    @tool("search_code", "Find the code that matches a description or names (BM25 + embeddings + symbols, fused); "
+          "use it first when you do not know where something lives.",
+          cli=None, cli_note="codemm search", chat="/search", render=text.hits)  # fmt: skip
+    def search_code(
+        self,
+        query: Annotated[str, Arg("What to look for, in words or identifiers.", positional=True)],
+        k: Annotated[int, Arg("How many hits.", ge=1, le=MAX_HITS, flag="-k")] = 10,
+    ) -> dict[str, Any]:
         """Fused retrieval (BM25, embeddings, symbol names) over the repository's chunks."""
         from codemm.repo.retrieve import retriever_for
 
@@ -66,7 +75,14 @@ class RepoTools:
             hits = retriever_for(self.index, dense=self.embed).search(query, k=k)
         return {"query": query, "hits": [{**hit.as_json(), "text": hit.text} for hit in hits]}
 
-    def repo_map(self, focus: str = "", tokens: int = 1024) -> dict[str, Any]:
+    @tool("repo_map", "An outline of the repository's most used classes and functions with their files; "
+          "use it to get oriented before reading code.",
+          cli=None, cli_note="codemm map", chat="/map", render=text.repo_map)  # fmt: skip
+    def repo_map(
+        self,
+        focus: Annotated[str, Arg("A question or names to rank around (empty: the whole repo).", positional=True)] = "",
+        tokens: Annotated[int, Arg("Size budget of the map, in tokens.", ge=1, le=MAX_MAP_TOKENS)] = 1024,
+    ) -> dict[str, Any]:
         """The most referenced definitions, ranked around ``focus``, within ``tokens``."""
         from codemm.repo.repomap import build_repo_map
 
@@ -79,7 +95,17 @@ class RepoTools:
         return {"text": repo_map.text, "tokens": repo_map.tokens, "counted_with": counted_with,
                 "shown": repo_map.shown, "total": repo_map.total}  # fmt: skip
 
-    def find_definition(self, symbol: str) -> dict[str, Any]:
+    @tool(
+        "find_definition",
+        "Where a function, class or method is defined (path:line, signature, docstring); "
+        "use it when you know the name.",
+        cli="definition",
+        chat="/def",
+        render=text.definitions,
+    )
+    def find_definition(
+        self, symbol: Annotated[str, Arg("A function, class or method name, or Class.method.", positional=True)]
+    ) -> dict[str, Any]:
         """Where ``symbol`` (a name, or ``Class.method``) is defined, from the index."""
         name, parent = _split_name(symbol)
         with self._lock:
@@ -88,7 +114,15 @@ class RepoTools:
         found.sort(key=lambda s: (s.path, s.start))
         return {"symbol": symbol, "definitions": [_definition_json(s) for s in found]}
 
-    def find_references(self, symbol: str) -> dict[str, Any]:
+    @tool("find_references", "Every place a name is used (path:line, the function it is used in, the line); "
+          "use it for 'who calls X' or before changing X.", cli="refs", chat="/refs",
+          render=text.references)  # fmt: skip
+    def find_references(
+        self,
+        symbol: Annotated[
+            str, Arg("The name whose uses to list (Class.method matches every .method).", positional=True)
+        ],
+    ) -> dict[str, Any]:
         """Every use of ``symbol``'s name (calls, imports, types), each with the definition it sits in.
         References are by name: ``Class.method`` finds every ``.method`` use."""
         name, _ = _split_name(symbol)
@@ -107,14 +141,33 @@ class RepoTools:
             data["note"] = f"only the first {MAX_REFERENCES} references are listed"
         return data
 
-    def read_range(self, path: str, start: int = 1, end: int | None = None) -> dict[str, Any]:
+    @tool(
+        "read_range",
+        "Read lines of a repository file (at most 400 per call; the result says when it was cut); "
+        "use it to see the code around a path:line.",
+        cli="read",
+        chat="/read",
+        render=text.line_range,
+    )
+    def read_range(
+        self,
+        path: Annotated[str, Arg("File path relative to the repository root.", positional=True)],
+        start: Annotated[int, Arg("First line, 1-based.", ge=1)] = 1,
+        end: Annotated[int | None, Arg("Last line, inclusive (default: to the end).")] = None,
+    ) -> dict[str, Any]:
         """Lines ``start``..``end`` of a file inside the repository (see ``codemm.repo.read``)."""
         from codemm.repo.read import read_range
 
         self._check_root()  # the disk is read directly: nothing in the index to refresh
         return read_range(self.root, path, start, end).as_json()
 
-    def read_screenshot(self, image: str) -> dict[str, Any]:
+    @tool("read_screenshot", "Read a screenshot of code or an error: its text (OCR, layout kept) and the path:line "
+          "locations it shows, checked against the repository; use it when the user shares a screenshot.",
+          cli="screenshot", chat="/screenshot", render=text.screenshot)  # fmt: skip
+    def read_screenshot(
+        self,
+        image: Annotated[str, Arg("A PNG/JPEG path inside the repository, or the image as base64.", positional=True)],
+    ) -> dict[str, Any]:
         """OCR text (with layout) of a screenshot given as a repository path or base64 PNG/JPEG, and
         the code locations it shows (traceback frames, path:line) checked against the index."""
         from codemm.repo.read import repo_file
@@ -141,7 +194,14 @@ class RepoTools:
                 "text": read.text, "locations": [loc.as_json() for loc in locations],
                 "notes": read.notes}  # fmt: skip
 
-    def ask(self, question: str, adapter: str | None = None) -> dict[str, Any]:
+    @tool("ask", "Ask codemm's local code model about the repository: an answer with checked path:line citations; "
+          "slow, so prefer the other tools for lookups.", cli=None, cli_note="codemm ask", chat=None, http=False,
+          render=text.answer)  # fmt: skip
+    def ask(
+        self,
+        question: Annotated[str, Arg("The question about the repository.", positional=True)],
+        adapter: Annotated[str | None, Arg("A LoRA adapter name from list_adapters (default: none).")] = None,
+    ) -> dict[str, Any]:
         """The whole ask pipeline: retrieval, the prompt, the model's answer and its checked
         citations (``AskResult.to_json()``). The model loads on the first call and is kept."""
         if not question.strip():
@@ -157,6 +217,14 @@ class RepoTools:
             answer = "".join(stream)
             return session.finish(answer, stream, prepared).to_json()
 
+    @tool(
+        "list_adapters",
+        "The LoRA adapters fine-tuned on in-house code that ask can use.",
+        cli=None,
+        cli_note="codemm adapters list",
+        chat="/adapters",
+        render=text.adapters,
+    )
     def list_adapters(self) -> dict[str, Any]:
         """The LoRA adapters in the store, which ``ask`` can use."""
         from codemm.adapters.store import list_adapters
