@@ -127,10 +127,22 @@ export class Beta {
 import { Alpha } from "./a";
 import { Beta } from "./b";
 
+/**
+ * Not code: first.get("in a doc comment")
+ */
 const first = new Alpha();
 const second = new Beta();
 first.get("a"); // <- alpha-get:typed
 second.get("b");
+""",
+    "web/gamma.ts": """\
+import { Alpha } from "./a";
+
+export class Gamma extends Alpha {
+  twice(): string {
+    return this.get("y"); // <- alpha-get:inherited
+  }
+}
 """,
 }
 
