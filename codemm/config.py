@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,13 @@ class Settings:
     """Let the chat model reorder search's 25 best files. Off by default: with the embedded
     SmolLM2-135M it cost ~4 s a question on CPU and lowered the harder suite's test MRR by 0.09
     (plain-language recall@1 0.56 -> 0.38), the same benchmark."""
+    images_from: str = os.pathsep.join(("~/Desktop", "~/Downloads", "~/Pictures", tempfile.gettempdir()))
+    """Folders outside the repository whose images the repository tools (`read_screenshot` over MCP
+    and HTTP) may read, separated by the system's path separator (``:``; ``;`` on Windows); ``~``
+    and ``$VARS`` expand. Only images by content (PNG, JPEG, WebP, BMP, GIF; at most 10 MiB), never
+    text; links may not lead out of these folders. Empty: repository images only. Default: where
+    screenshot tools save (macOS: Desktop; GNOME, KDE, Windows: Pictures/Screenshots) and the
+    temporary folder."""
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """For each setting, where its value came from (default, a file, env or flag)."""
 
