@@ -4,6 +4,7 @@ messages that would show the server's absolute paths, and screenshots outside th
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -250,9 +251,16 @@ def test_the_folders_come_from_the_settings_layers(tmp_path: Path, repo: Path, d
     tools = RepoTools(repo, settings=settings, embed=False)
     try:
         assert tools.read_screenshot(str(desktop / "shot.png"))["width"] > 0
-        (repo / "codemm.toml").write_text('images_from = "shots"\n')
-        relative = RepoTools(repo, settings=load_settings(cwd=repo, environ={}), embed=False)
+        relative = RepoTools(repo, settings=load_settings(cwd=repo, environ={"CODEMM_IMAGES_FROM": "shots"}))
         assert "not an absolute folder" in refusal(relative.read_screenshot, str(desktop / "shot.png"))
         relative.close()
+        (repo / "codemm.toml").write_text('images_from = "/"\n')  # a cloned repository widening it
+        assert "a repository may not widen" in refusal(load_settings, None, repo, {})
     finally:
         tools.close()
+
+
+def test_long_base64_with_slashes_is_inline_not_a_path(tools: RepoTools) -> None:
+    gif = base64.b64encode(b"GIF89a" + bytes(range(256)) * 40).decode()
+    assert "/" in gif and len(gif) > 4096
+    assert "not a PNG or JPEG" in refusal(tools.read_screenshot, gif)
