@@ -143,7 +143,7 @@ class RepoTools:
 
     @tool(
         "read_range",
-        "Read lines of a repository file (at most 400 per call; the result says when it was cut); "
+        "Read lines of a repository file (at most 400 lines and 64 KiB per call; the result says when it was cut); "
         "use it to see the code around a path:line.",
         cli="read",
         chat="/read",
@@ -155,7 +155,8 @@ class RepoTools:
         start: Annotated[int, Arg("First line, 1-based.", ge=1)] = 1,
         end: Annotated[int | None, Arg("Last line, inclusive (default: to the end).")] = None,
     ) -> dict[str, Any]:
-        """Lines ``start``..``end`` of a file inside the repository (see ``codemm.repo.read``)."""
+        """Lines ``start``..``end`` of a file inside the repository (see ``codemm.repo.read``): at
+        most 400 lines and 64 KiB, each line at most 4 KiB; the result says what was cut."""
         from codemm.repo.read import read_range
 
         self._check_root()  # the disk is read directly: nothing in the index to refresh
@@ -166,31 +167,44 @@ class RepoTools:
           cli="screenshot", chat="/screenshot", render=text.screenshot)  # fmt: skip
     def read_screenshot(
         self,
-        image: Annotated[str, Arg("A PNG/JPEG path inside the repository, or the image as base64.", positional=True)],
+        image: Annotated[
+            str,
+            Arg(
+                "A PNG/JPEG path inside the repository or in a folder the images_from setting allows "
+                "(Desktop, Downloads, Pictures, temp), or the image as base64.",
+                positional=True,
+            ),
+        ],
     ) -> dict[str, Any]:
-        """OCR text (with layout) of a screenshot given as a repository path or base64 PNG/JPEG, and
-        the code locations it shows (traceback frames, path:line) checked against the index."""
-        from codemm.repo.read import repo_file
-        from codemm.vision.images import read_image_input
-        from codemm.vision.inline import INLINE_NAME, inline_image_file, is_inline
+        """OCR text (with layout) of a screenshot given as a repository path, a path in a folder the
+        ``images_from`` setting allows (an image by content only), or base64 PNG/JPEG; and the code
+        locations it shows (traceback frames, path:line) checked against the index. Messages name
+        the image as the caller gave it, never where it resolved."""
+        import os
+
+        from codemm.repo.read import check_path, image_folders, screenshot_file, shown
+        from codemm.vision.images import check_image_content, read_image_input
+        from codemm.vision.inline import INLINE_NAME, MAX_INLINE_BYTES, inline_image_file, is_inline
         from codemm.vision.locations import locations_in_index
 
-        if is_inline(image):
+        if not isinstance(image, str) or "\0" in image:  # neither a path nor base64
+            check_path(image, "image")
+        # A bare word is base64 unless it names something in the repository (a file without suffix).
+        if is_inline(image) and not (len(image) <= 255 and os.path.lexists(self.root / image.strip())):
             with inline_image_file(image) as path:
-                try:
-                    read = read_image_input(path)
-                except BadInputError as exc:  # its temporary path means nothing to the caller
-                    message = str(exc).replace(f"image {path}", INLINE_NAME).replace(str(path), INLINE_NAME)
-                    raise BadInputError(message) from None
-            shown = "inline"
+                read = read_image_input(path, name=INLINE_NAME)
+            given = "inline"
         else:
             self._check_root()
-            read = read_image_input(repo_file(self.root, image))
-            shown = image
+            full, outside = screenshot_file(self.root, image, image_folders(self.settings.images_from))
+            given = shown(image)
+            if outside:  # the same bound as an inline image: a screenshot, not any file
+                check_image_content(full, given, MAX_INLINE_BYTES)
+            read = read_image_input(full, name=given)
         with self._lock:
             self._refresh(embed=False)
             locations = locations_in_index(read.text, self.index)
-        return {"image": shown, "width": read.width, "height": read.height, "read_by": read.source,
+        return {"image": given, "width": read.width, "height": read.height, "read_by": read.source,
                 "text": read.text, "locations": [loc.as_json() for loc in locations],
                 "notes": read.notes}  # fmt: skip
 
