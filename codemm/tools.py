@@ -34,6 +34,8 @@ MAX_HITS = 50
 MAX_MAP_TOKENS = 16_384
 MAX_REFERENCES = 200
 """More than this many uses of one name is a question for search_code, not a list to read."""
+MAX_LINE_CHARS = 300
+"""A reference's line as shown: enough for the call and its arguments."""
 CHARS_PER_TOKEN = 4
 """The repo map's token count when no model is loaded: loading one only to count would take
 seconds to minutes, and the budget is a size hint for the agent, not a context window."""
@@ -314,7 +316,8 @@ class RepoTools:
                 continue  # deleted since the refresh: the location still stands
             for ref in refs:
                 if ref.path == path and ref.line <= len(lines):
-                    texts[(path, ref.line)] = lines[ref.line - 1].strip()
+                    line = lines[ref.line - 1].strip()  # a minified line can be megabytes long
+                    texts[(path, ref.line)] = line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " …"
         return texts
 
 
