@@ -8,6 +8,11 @@ returns a plain JSON-able dict; and raises a ``CodemmError`` with a one-line mes
 Calls are serialised by one lock: the MCP SDK runs each tool on a worker thread, and the index's
 SQLite connection, its refresh and the model must not be used by two calls at once. A search made
 while an ``ask`` generates therefore waits for the answer.
+
+Embeddings are built apart, on a background thread that takes the lock only to read the chunks and
+to commit each batch of vectors: a lexical tool (definitions, references, map, read) on a fresh
+repository answers as soon as the parse is done, not after the embedding build (minutes on a large
+repository). ``search_code`` ranks with the vectors ready so far and says how far they are.
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ class RepoTools:
         self.session: AskSession | None = None
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._embedder: threading.Thread | None = None
+        self._embed_error = ""
+        """The last background embedding's failure (one line), reported by search_code."""
 
     # -- the tools ------------------------------------------------------------------------------
 
@@ -75,7 +83,10 @@ class RepoTools:
         with self._lock:
             self._refresh(embed=True)
             hits = retriever_for(self.index, dense=self.embed).search(query, k=k)
-        return {"query": query, "hits": [{**hit.as_json(), "text": hit.text} for hit in hits]}
+            data: dict[str, Any] = {"query": query, "hits": [{**hit.as_json(), "text": hit.text} for hit in hits]}
+            if self.embed:
+                data.update(self._embedding_status())
+        return data
 
     @tool("repo_map", "An outline of the repository's most used classes and functions with their files; "
           "use it to get oriented before reading code.",
@@ -252,8 +263,8 @@ class RepoTools:
     # -- life cycle -----------------------------------------------------------------------------
 
     def warm(self) -> None:
-        """Builds the index (embeddings included) ahead of the first call; a failure is left for
-        that call to report."""
+        """Builds the index ahead of the first call, and starts embedding it in the background; a
+        failure is left for that call to report."""
         try:
             with self._lock:
                 self._refresh(embed=True)
@@ -264,6 +275,9 @@ class RepoTools:
         """Stops a refresh in progress (at its next file or batch) rather than finishing it: an
         editor that closes the connection expects the process to go, not to embed a repo first."""
         self._closing.set()
+        embedder = self._embedder
+        if embedder is not None:  # it stops at its next batch of the model (a second or so)
+            embedder.join(timeout=60)
         with self._lock:
             if self.session is not None:
                 self.session.index = None  # the index is ours: closed once, below
@@ -278,13 +292,48 @@ class RepoTools:
             raise BadInputError(f"the repository {self.root} is gone (deleted or moved while codemm served it)")
 
     def _refresh(self, embed: bool) -> None:
+        """The lexical refresh (the caller holds the lock); with ``embed``, the chunks without a
+        vector are then embedded in the background (``_embed_in_background``)."""
         self._stop_when_closing("", 0, 0)  # closed while this call waited for the lock
         self._check_root()
         try:
-            self.index.refresh(embed=embed and self.embed, progress=self._stop_when_closing)
+            self.index.refresh(embed=False, progress=self._stop_when_closing)
         except OSError as exc:  # the tree changed under the walk, or the repository went away
             self._check_root()
             raise error_from_oserror(exc, f"indexing {self.root}") from None
+        if embed and self.embed and not (self._embedder is not None and self._embedder.is_alive()):
+            self._embedder = threading.Thread(target=self._embed_in_background, name="codemm-embed", daemon=True)
+            self._embedder.start()
+
+    def _embed_in_background(self) -> None:
+        """Embeds in committed batches, holding the lock only to read the chunks and to write each
+        batch; a call that edits files meanwhile gets its new chunks embedded by the next search."""
+        import sqlite3
+
+        try:
+            self.index.embed(progress=self._stop_when_closing, db_lock=self._lock)
+            self._embed_error = ""
+        except CodemmError as exc:
+            self._embed_error = "" if self._closing.is_set() else str(exc)
+        except (sqlite3.Error, OSError) as exc:  # the index closed or the disk failed under it
+            self._embed_error = "" if self._closing.is_set() else f"embedding failed: {exc}"
+
+    def _embedding_status(self) -> dict[str, Any]:
+        """How far the embeddings are, and a note when search_code ranked without some of them."""
+        from codemm.repo.embeddings import embedding_progress
+
+        error = self._embed_error
+        try:
+            ready, total = embedding_progress(self.index)
+        except CodemmError as exc:  # the embedding model cannot be opened: nothing is ready
+            ready, total, error = 0, self.index.stats().chunks, str(exc)
+        data: dict[str, Any] = {"embeddings": {"ready": ready, "total": total}}
+        if error:
+            data["note"] = f"semantic search is off: {error}"
+        elif ready < total:
+            data["note"] = (f"embeddings are being built ({ready} of {total} chunks): semantic matches cover those "
+                            "so far; names and words cover every file")  # fmt: skip
+        return data
 
     def _stop_when_closing(self, phase: str, done: int, total: int) -> None:
         if self._closing.is_set():  # the refresh rolls back its transaction; the next one redoes it
