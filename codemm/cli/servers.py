@@ -20,6 +20,14 @@ from codemm.cli.common import (
 )
 
 app = typer.Typer()
+ImagesFromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--images-from",
+        help="Folders outside the repository whose images read_screenshot may read, ':'-separated "
+        "(default: the images_from setting: Desktop, Downloads, Pictures, temp; '' turns it off).",
+    ),
+]
 
 
 @app.command("mcp")
@@ -31,6 +39,7 @@ def mcp_cmd(
     api_base: ApiBaseOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     no_embed: Annotated[bool, typer.Option("--no-embed", help="Search without dense embeddings.")] = False,
+    images_from: ImagesFromOpt = None,
 ) -> None:
     """Serve the repository to editors and agents over MCP on stdio: search, map, definitions,
     references, line ranges, screenshots, ask (see README, "Editors and agents")."""
@@ -40,7 +49,8 @@ def mcp_cmd(
 
     root = check_repo_root(repo)
     # The served repository's codemm.toml applies, not the one of whatever dir the editor started in.
-    settings = settings_for(ctx, root, model=model, backend=backend, api_base=api_base, api_key_env=api_key_env)
+    settings = settings_for(ctx, root, model=model, backend=backend, api_base=api_base, api_key_env=api_key_env,
+                            images_from=images_from)  # fmt: skip
     serve_stdio(RepoTools(root, settings, embed=not no_embed))
 
 
@@ -70,6 +80,7 @@ def serve(
     device: DeviceOpt = None,
     backend: BackendOpt = None,
     api_base: ApiBaseOpt = None,
+    images_from: ImagesFromOpt = None,
 ) -> None:
     """Serve an OpenAI-compatible API (/v1/models, /v1/chat/completions) with repo-grounded answers."""
     from codemm.repo.walk import check_repo_root
@@ -81,7 +92,8 @@ def serve(
     config = ServeConfig(api_key=key, slots=slots, queue=queue, timeout_s=timeout)
     root = check_repo_root(repo)
     # The served repository's codemm.toml applies (as for `codemm mcp`), not the current dir's.
-    settings = settings_for(ctx, root, model=model, quant=quant, device=device, backend=backend, api_base=api_base)
+    settings = settings_for(ctx, root, model=model, quant=quant, device=device, backend=backend, api_base=api_base,
+                            images_from=images_from)  # fmt: skip
     # The repository is set before the app is built: the app mounts the MCP tools at /mcp for it.
     session = AskSession(settings, repo=root)
     app_ = create_app(session, config)
