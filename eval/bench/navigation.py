@@ -7,7 +7,8 @@ tier and per library, use site -> definition right first, qualified names, and l
 
 Rows: ``precise`` is codemm.intel asked at the definition's location (jedi, every candidate
 confirmed by goto); ``precise-by-name`` the same asked by the qualified name; ``jedi-refs`` jedi's
-own ``get_references``; ``name`` today's ``find_references`` (by name, the baseline). A use site is
+own ``get_references``; ``name`` the baseline: ``find_references`` as it was before codemm.intel (the
+index's references by name, ``_name_references``). A use site is
 asked as path:line:column of the called name; the baseline is given the name itself.
 Locations are compared by (path, line), the baseline's granularity; the definition's own line is
 left out of both sides.
@@ -49,6 +50,7 @@ def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites:
 
     nav = Navigator(root)
     tools = RepoTools(root, embed=False)
+    tools.index.refresh(embed=False)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     latency: dict[str, list[float]] = defaultdict(list)
     for case in symbols:
@@ -70,7 +72,7 @@ def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites:
         latency["jedi get_references"].append(time.perf_counter() - started)
         dotted = case.symbol.split(".")
         asked = ".".join(dotted[-2:]) if case.symbol.count(".") > 1 and dotted[-2][:1].isupper() else case.name
-        baseline = {(r["path"], r["line"]) for r in tools.find_references(asked)["references"]} - definition
+        baseline = _name_references(tools, asked) - definition
         shared = "shared" if case.shared else "unique"
         tiers = (("precise", ours), ("precise-by-name", by_name), ("jedi-refs", jedi_refs), ("name", baseline))
         for tier, got in tiers:
@@ -123,6 +125,7 @@ def evaluate_typescript() -> dict[str, Any]:
     root = fetch_npm("rxjs")
     nav = Navigator(root)
     tools = RepoTools(root, embed=False)
+    tools.index.refresh(embed=False)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     latency: dict[str, list[float]] = defaultdict(list)
     cases = load_typescript_cases()
@@ -136,7 +139,7 @@ def evaluate_typescript() -> dict[str, Any]:
         ours = {(r.path, r.line) for g in groups if (g.definition.path, g.definition.line) == (path, int(line))
                 for r in g.references} - def_lines  # fmt: skip
         bare = {(o.path, o.line) for o in nav.sources.occurrences(case.name, "typescript", "//")} - def_lines
-        baseline = {(r["path"], r["line"]) for r in tools.find_references(case.symbol)["references"]} - def_lines
+        baseline = _name_references(tools, case.symbol) - def_lines
         for tier, got in (("syntactic", ours), ("text", bare), ("name", baseline)):
             for group in ("shared" if case.shared else "unique", "all"):
                 row = counts[f"{tier}|{group}"]
@@ -147,6 +150,16 @@ def evaluate_typescript() -> dict[str, Any]:
             "symbols": len(cases), "use_sites": 0,
             "references": {key: _prf(*value) for key, value in sorted(counts.items())},
             "latency_ms": {k: _pct(v) for k, v in latency.items()}}  # fmt: skip
+
+
+def _name_references(tools: Any, symbol: str) -> set[tuple[str, int]]:
+    """Today's baseline, as ``find_references`` answered before codemm.intel: the index's
+    tree-sitter references whose name is the symbol's last part, the first 200 by path and line."""
+    from codemm.tools import MAX_REFERENCES
+
+    name = symbol.rpartition(".")[2]
+    refs = sorted((r for r in tools.index.references() if r.name == name), key=lambda r: (r.path, r.line))
+    return {(r.path, r.line) for r in refs[:MAX_REFERENCES]}
 
 
 def _same_symbol(nav: Any, case: SymbolCase, found: list[Any]) -> bool:
