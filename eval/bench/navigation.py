@@ -82,13 +82,16 @@ def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites:
                     row[i] += value
     right = {"precise": 0, "name": 0}
     for site in sites:
-        path, line = site.site.rsplit(":", 1)
-        column = nav.sources.get(path).lines[int(line) - 1].index(f".{site.name}(") + 2  # the name asked about
+        site_path, site_line = site.site.rsplit(":", 1)
+        number = int(site_line)
+        source = nav.sources.get(site_path)
+        assert source is not None, site.site
+        name_column = source.lines[number - 1].index(f".{site.name}(") + 2  # 1-based, the name asked about
         started = time.perf_counter()
-        found = nav.goto(path, int(line), column)
+        found = nav.goto(site_path, number, name_column)
         latency["goto cold"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        nav.goto(path, int(line), column)
+        nav.goto(site_path, number, name_column)
         latency["goto warm"].append(time.perf_counter() - started)
         right["precise"] += bool(found) and site_answer(found[0]) == site.definition
         named = tools.find_definition(site.name)["definitions"]
@@ -225,20 +228,20 @@ def latency(symbols: int = 30, sites: int = 60) -> dict[str, Any]:
             t = time.perf_counter()
             nav.references(where)
             timings[label].append(time.perf_counter() - t)
-    calls = []
-    for path in rng.sample(sorted(nav.sources.paths("python")), 40):
-        source = nav.sources.get(path)
+    calls: list[tuple[str, int, int]] = []
+    for file in rng.sample(sorted(nav.sources.paths("python")), 40):
+        source = nav.sources.get(file)
         if source is None:
             continue
-        for number, line in enumerate(source.lines, 1):
+        for number, text in enumerate(source.lines, 1):
             calls += [
-                (path, number, col + 1) for col, name in identifiers(line) if line[col + len(name) :].startswith("(")
+                (file, number, col + 1) for col, name in identifiers(text) if text[col + len(name) :].startswith("(")
             ]
     asked = rng.sample(calls, min(sites, len(calls)))
     for label in ("goto first", "goto again"):
-        for path, line, column in asked:
+        for file, number, column in asked:
             t = time.perf_counter()
-            nav.goto(path, line, column)
+            nav.goto(file, number, column)
             timings[label].append(time.perf_counter() - t)
     return {"repository": spec.requirement, "lines": library_lines(root), "index_no_embeddings_s": round(index_s, 1),
             "first_references_cold_s": round(cold_first, 2), "symbols": symbols, "goto_sites": sites,
