@@ -951,7 +951,7 @@ def serve(
     root = check_repo_root(repo)
     settings = _settings(ctx, model=model, quant=quant, device=device, backend=backend, api_base=api_base)
     session = AskSession(settings)
-    app_ = create_app(session, config)
+    app_ = create_app(session, config, repo=root)  # /mcp serves root's tools
     sock = listen(host, port)  # a busy port fails now, not after the model has loaded
     try:
         session.index = _refresh_index(root, settings=settings)[0]

@@ -486,10 +486,12 @@ class Server:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def create_app(session: AskSession, config: ServeConfig | None = None) -> FastAPI:
-    """The HTTP app over ``session``: its repository index should be open (``set_repo``); its model
-    is loaded by the first request when it is not loaded yet. The caller keeps the session and
-    closes it after the server stops."""
+def create_app(session: AskSession, config: ServeConfig | None = None, repo: Path | None = None) -> FastAPI:
+    """The HTTP app over ``session``, whose model is loaded by the first request when it is not
+    loaded yet. ``repo`` (default: ``session.repo``) is the repository of the MCP tools at /mcp:
+    named here, so that /mcp does not depend on whether the caller opened the session's index
+    before or after building the app. The caller keeps the session and closes it after the server
+    stops."""
     from codemm.mcp_server import build_mcp_server
     from codemm.tools import RepoTools
 
@@ -497,7 +499,8 @@ def create_app(session: AskSession, config: ServeConfig | None = None) -> FastAP
     server = Server(session, config)
     # The MCP tools over the same repository. Their `ask` keeps its own session (and loads its own
     # model on first use): sharing this one would let an MCP client switch the adapter under /v1.
-    tools = RepoTools(session.repo, session.settings) if session.repo is not None else None
+    repo = repo if repo is not None else session.repo
+    tools = RepoTools(repo, session.settings) if repo is not None else None
     mcp = build_mcp_server(tools) if tools is not None else None
     # Stateless: each MCP request stands alone, so a restarted server or a second client needs no
     # session bookkeeping (the tools hold no per-client state).
