@@ -64,6 +64,14 @@ POLL_S = 0.25
 """How often a waiting request looks whether its client is still there."""
 
 
+BODY_ROOM = 2**20
+"""What a request with an image at the size limit may still carry besides it (text, history)."""
+
+
+def base64_size(size: int) -> int:
+    return (size + 2) // 3 * 4
+
+
 @dataclass
 class ServeConfig:
     """How `codemm serve` admits, bounds and times requests."""
@@ -77,8 +85,12 @@ class ServeConfig:
     timeout_s: float = 300.0
     """Per request, from its arrival (queueing included) to its last piece."""
     max_body_bytes: int = 8 * 2**20
-    max_image_bytes: int = 6 * 2**20
-    """Per decoded image_url (pixel counts and formats are checked by codemm.vision.images)."""
+    max_image_bytes: int = 5 * 2**20
+    """Per decoded image_url (pixel counts and formats are checked by codemm.vision.images). Its
+    base64 (4/3 as large) must fit in the body with room for the rest of the request."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web pages (``https://app.example``) that may call the server from a browser; any other Origin
+    but the server's own loopback one gets 403."""
     refresh_s: float = 2.0
     """At most one index refresh per this many seconds: edits show up without a walk per request."""
 
@@ -91,6 +103,11 @@ class ServeConfig:
             raise BadInputError("--timeout must be more than 0 seconds")
         if self.max_body_bytes < 1 or self.max_image_bytes < 1 or self.refresh_s < 0:
             raise BadInputError("serve limits must be positive")
+        if base64_size(self.max_image_bytes) + BODY_ROOM > self.max_body_bytes:
+            raise BadInputError(
+                f"an image of {self.max_image_bytes / 2**20:g} MiB is {base64_size(self.max_image_bytes) / 2**20:.1f} "
+                f"MiB as base64, over the {self.max_body_bytes / 2**20:g} MiB body limit: lower the image limit"
+            )
 
 
 def read_api_key(env_var: str | None) -> str | None:
@@ -395,7 +412,7 @@ class Server:
                 raise as_api_error(value)
             completion = Completion(chat.model)
             if chat.stream:
-                include_usage = bool((chat.stream_options or {}).get("include_usage"))
+                include_usage = chat.stream_options is not None and chat.stream_options.include_usage
                 events = self._events(flight, completion, value, include_usage)
                 handed_off = True
                 return StreamingResponse(events, media_type="text/event-stream",
@@ -561,7 +578,7 @@ def create_app(session: AskSession, config: ServeConfig | None = None, repo: Pat
 
     # Added last = outermost: the key is checked before a body is read.
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
-    app.add_middleware(Guard, api_key=config.api_key)
+    app.add_middleware(Guard, api_key=config.api_key, allowed_origins=config.allowed_origins)
     return app
 
 
