@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -69,7 +69,8 @@ class ContentPart(_Open):
 
 
 class ChatMessage(_Open):
-    role: str
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    """OpenAI's roles; only user and assistant turns are read (see ``read_conversation``)."""
     content: str | list[ContentPart] | None = None
 
 
@@ -91,6 +92,14 @@ class ChatRequest(_Open):
     """The body of ``POST /v1/chat/completions``. Every number OpenAI's API takes is range-checked
     here, those codemm ignores (penalties, logprobs, logit_bias) included: a request is refused with
     a 400 naming the parameter before it can reach the sampler, an engine or a stream's headers."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"model": "codemm", "messages": [{"role": "user", "content": "Where is parse_due_date defined?"}]},
+        {"model": "codemm", "stream": True, "max_tokens": 64, "messages": [
+            {"role": "user", "content": "What does the project do?"},
+            {"role": "assistant", "content": "It tracks tasks."},
+            {"role": "user", "content": "How are tasks saved?"}]},
+    ]})  # fmt: skip
 
     model: str = Field(description="`codemm`, or `codemm:NAME` for an adapter (see GET /v1/models)")
     messages: list[ChatMessage] = Field(min_length=1, description="The last user message is the question")

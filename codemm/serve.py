@@ -6,7 +6,7 @@ then the model's text, with the checked citations in an extra ``citations`` fiel
 
 Flow control, in the order a request meets it, and why each part exists:
 - ``Guard`` and ``BodyLimit`` (codemm.http_guards): the API key, the Host check, the body size.
-- ``Gate``: ``slots`` generations at once (1 for an in-process engine: one model, one forward pass
+- ``Gate`` (codemm.serve_gate): ``slots`` generations at once (1 for an in-process engine: one model, one forward pass
   at a time) and at most ``queue`` requests waiting for a slot. Beyond that a request is refused at
   once with 429 and Retry-After: an unbounded queue only turns overload into timeouts and memory.
 - A worker thread per generation: a ``TokenStream`` blocks between pieces, so it is never iterated
@@ -56,6 +56,8 @@ from codemm.openai_wire import (
     read_conversation,
     usage,
 )
+from codemm.openapi_doc import CHAT_DOC, HEALTH_DOC, MODEL_DOC, MODELS_DOC, document
+from codemm.serve_gate import Gate, Ticket
 from codemm.session import AskSession
 
 log = logging.getLogger("codemm.serve")
@@ -130,56 +132,6 @@ def check_bind(host: str, api_key: str | None) -> None:
             f"--host {host} is reachable from other machines: set a key with --api-key-env VAR "
             "(VAR holds the key clients send as Bearer), or bind to 127.0.0.1"
         )
-
-
-# -- the event-loop side: admission -----------------------------------------------------------
-
-
-class Gate:
-    """``slots`` holders at once, ``queue`` more waiting, the rest refused. Used only on the event
-    loop, so its counters need no lock."""
-
-    def __init__(self, slots: int, queue: int) -> None:
-        self.slots, self.queue = slots, queue
-        self._free = asyncio.Semaphore(slots)
-        self.admitted = 0
-        self.running = 0
-        self.mean_s = 5.0
-        """Recent generation time (an exponential average): what Retry-After is made of."""
-
-    def admit(self) -> Ticket | None:
-        if self.admitted >= self.slots + self.queue:
-            return None
-        self.admitted += 1
-        return Ticket(self)
-
-    def retry_after(self) -> int:
-        rounds = (self.admitted - self.running) / self.slots + 1
-        return max(1, min(60, round(self.mean_s * rounds)))
-
-
-class Ticket:
-    """One admitted request: waits for a slot, holds it, gives it back once (whatever happens)."""
-
-    def __init__(self, gate: Gate) -> None:
-        self.gate, self.holding, self.released = gate, False, False
-
-    async def acquire(self) -> None:
-        await self.gate._free.acquire()
-        self.holding = True
-        self.gate.running += 1
-
-    def release(self, seconds: float | None = None) -> None:
-        if self.released:
-            return
-        self.released = True
-        gate = self.gate
-        gate.admitted -= 1
-        if self.holding:
-            gate.running -= 1
-            gate._free.release()
-        if seconds is not None:
-            gate.mean_s = 0.8 * gate.mean_s + 0.2 * seconds
 
 
 class _ClientGone(Exception):
@@ -534,8 +486,10 @@ def create_app(session: AskSession, config: ServeConfig | None = None, repo: Pat
         if tools is not None:
             tools.close()
 
-    app = FastAPI(title="codemm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)  # fmt: skip
+    # The schema at /openapi.json sits behind the same guards as the rest; no docs pages (they load
+    # scripts from a CDN).
+    app = FastAPI(title="codemm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    document(app, lambda: model_ids(server.adapters()))
     app.state.server = server
 
     @app.exception_handler(ApiError)
@@ -552,22 +506,22 @@ def create_app(session: AskSession, config: ServeConfig | None = None, repo: Pat
         error = as_api_error(exc)
         return JSONResponse(error.body(), error.status)
 
-    @app.get("/health")
+    @app.get("/health", **HEALTH_DOC)
     async def health() -> JSONResponse:
         status, body = server.health()
         return JSONResponse(body, status)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", **MODELS_DOC)
     async def models() -> dict[str, Any]:
         return model_list(server.adapters(), server.created)
 
-    @app.get("/v1/models/{model_id:path}")
+    @app.get("/v1/models/{model_id:path}", **MODEL_DOC)
     async def model(model_id: str) -> dict[str, Any]:
         if model_id not in model_ids(server.adapters()):
             adapter_of(model_id, server.adapters())  # raises the 404
         return model_object(model_id, server.created)
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", **CHAT_DOC)
     async def chat_completions(request: Request) -> Response:
         return await server.chat(request)
 
