@@ -95,6 +95,8 @@ class Guard:
 
 
 JSON_TYPES = ("application/json",)
+BODY_METHODS = ("POST", "PUT", "PATCH")
+"""Requests whose body is read as a request (a DELETE, such as an MCP client ending its session, has none)."""
 
 
 class BodyLimit:
@@ -115,7 +117,7 @@ class BodyLimit:
             return
         headers = Headers(scope=scope)
         media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media_type not in JSON_TYPES:
+        if scope["method"] in BODY_METHODS and media_type not in JSON_TYPES:
             shown = f"'{media_type}'" if media_type else "no Content-Type"
             await _refuse(scope, receive, send, 415, f"the request body must be JSON (Content-Type: "
                           f"application/json), not {shown}", "unsupported_media_type")  # fmt: skip
