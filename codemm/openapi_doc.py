@@ -156,6 +156,20 @@ CHAT_DOC: dict[str, Any] = {
     },
     "openapi_extra": {"requestBody": {"required": True, "content": _BODY}},
 }
+_ARGUMENTS = {"application/json": {"schema": {"type": "object", "description": "The tool's arguments by name "
+                                             "(GET /v1/tools gives each tool's input_schema)"}}}  # fmt: skip
+TOOLS_DOC: dict[str, Any] = {"responses": {200: {"description": "The tools with their JSON schemas"},
+                                           **_errors(*GUARDED)}}  # fmt: skip
+TOOL_DOC: dict[str, Any] = {
+    "responses": {
+        200: {
+            "description": "The tool's result, a JSON object",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **_errors(*GUARDED, 404, 413, 415, 500),
+    },  # fmt: skip
+    "openapi_extra": {"requestBody": {"required": False, "content": _ARGUMENTS}},
+}
 
 
 def document(app: FastAPI, served: Callable[[], list[str]]) -> None:

@@ -42,7 +42,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_the_schema_describes_the_api(url: str) -> None:
     schema = httpx.get(url + "/openapi.json").json()
-    assert set(schema["paths"]) == {"/health", "/v1/models", "/v1/models/{model_id}", "/v1/chat/completions"}
+    assert set(schema["paths"]) == {"/health", "/v1/models", "/v1/models/{model_id}", "/v1/chat/completions",
+                                    "/v1/tools", "/v1/tools/{name}"}  # fmt: skip
     chat = schema["paths"]["/v1/chat/completions"]["post"]
     assert chat["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ChatRequest"}
     assert {"200", "400", "403", "413", "415", "429"} <= set(chat["responses"])
@@ -60,11 +61,12 @@ def test_schemathesis_finds_no_server_error_and_no_nonconforming_response(url: s
     command = [cli, "run", url + "/openapi.json", "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES),
                "--seed", "1", "--workers", "1", "--request-timeout", "30", "--report", "json",
                "--report-json-path", str(report)]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # in tmp_path: schemathesis keeps a cache dir (.schemathesis/) where it runs
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert report.exists(), run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(report.read_text())
     print(" ".join(command[1:]), "->", result["test_cases"])  # the command and the case count, for the record
-    assert result["complete"] and result["operations"]["tested"] == 4
+    assert result["complete"] and result["operations"]["tested"] == 6
     found = result["test_cases"]["with_failures"] + len(result["failures"]) + len(result["errors"])
     assert found == 0, run.stdout[-6000:]
     assert result["test_cases"]["generated"] >= 200
