@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from codemm.errors import BadInputError, CodemmError
 from codemm.openai_wire import ApiError
+from codemm.openapi_doc import TOOL_DOC, TOOLS_DOC
 from codemm.registry import TOOLS, Tool
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def input_schema(spec: Tool) -> dict[str, Any]:
 
 
 def add_tool_routes(app: FastAPI, tools: RepoTools) -> None:
-    @app.get("/v1/tools")
+    @app.get("/v1/tools", **TOOLS_DOC)
     async def list_tools() -> dict[str, Any]:
         listed = [
             {"name": s.name, "description": s.description, "read_only": s.read_only, "input_schema": input_schema(s)}
@@ -44,7 +45,7 @@ def add_tool_routes(app: FastAPI, tools: RepoTools) -> None:
         ]
         return {"object": "list", "data": listed}
 
-    @app.post("/v1/tools/{name}")
+    @app.post("/v1/tools/{name}", **TOOL_DOC)
     async def call_tool(name: str, request: Request) -> dict[str, Any]:
         spec = TOOLS.get(name)
         if spec is None or not spec.http:

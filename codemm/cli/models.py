@@ -52,7 +52,7 @@ def models_info(
     api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
     """Load (or connect to) a model and describe it: backend, context window, capabilities, footprint."""
-    from codemm.models.seam import open_model
+    from codemm.models.factory import open_model
 
     settings = settings_for(ctx, None, model=spec, quant=quant, device=device, backend=backend, api_base=api_base,
                          api_key_env=api_key_env)  # fmt: skip

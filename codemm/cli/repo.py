@@ -137,7 +137,7 @@ def search(
     assisted = settings.search_rewrite or settings.search_rerank
     chat_model = None
     if assisted:  # before indexing (a bad path first): a server that cannot be reached fails at once
-        from codemm.models.seam import open_model
+        from codemm.models.factory import open_model
         from codemm.repo.walk import check_repo_root
 
         check_repo_root(repo)

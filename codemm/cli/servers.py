@@ -81,6 +81,13 @@ def serve(
     backend: BackendOpt = None,
     api_base: ApiBaseOpt = None,
     images_from: ImagesFromOpt = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-origin",
+            help="A web origin (https://app.example) whose pages may call the API (repeatable); others get 403.",
+        ),
+    ] = None,
 ) -> None:
     """Serve an OpenAI-compatible API (/v1/models, /v1/chat/completions) with repo-grounded answers."""
     from codemm.repo.walk import check_repo_root
@@ -89,14 +96,15 @@ def serve(
 
     key = read_api_key(api_key_env)
     check_bind(host, key)  # before anything slow: an exposed server without a key never starts
-    config = ServeConfig(api_key=key, slots=slots, queue=queue, timeout_s=timeout)
+    config = ServeConfig(api_key=key, slots=slots, queue=queue, timeout_s=timeout,
+                         allowed_origins=tuple(allow_origin or ()))  # fmt: skip
     root = check_repo_root(repo)
     # The served repository's codemm.toml applies (as for `codemm mcp`), not the current dir's.
     settings = settings_for(ctx, root, model=model, quant=quant, device=device, backend=backend, api_base=api_base,
                             images_from=images_from)  # fmt: skip
     # The repository is set before the app is built: the app mounts the MCP tools at /mcp for it.
     session = AskSession(settings, repo=root)
-    app_ = create_app(session, config)
+    app_ = create_app(session, config, repo=root)  # /mcp serves root's tools
     sock = listen(host, port)  # a busy port fails now, not after the model has loaded
     try:
         session.index = refresh_index(root, settings=settings)[0]

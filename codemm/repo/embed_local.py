@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from codemm.errors import BadInputError, ModelFormatError, ModelNotFoundError
+from codemm.models.load_lock import one_load_at_a_time
 
 BATCH = 32
 DEFAULT_MAX_TOKENS = 512
@@ -188,6 +189,7 @@ class LocalEncoder:
         with self._lock:
             return self._load_once()
 
+    @one_load_at_a_time
     def _load_once(self) -> tuple[Any, Any]:
         if self._loaded is None:
             from transformers import AutoModel, AutoTokenizer
