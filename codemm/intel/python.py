@@ -15,6 +15,7 @@ from pathlib import Path
 
 from codemm.intel.jedi_tier import JediTier, Target
 from codemm.intel.lexical import identifiers, pick, receiver, use_kind
+from codemm.intel.pyclasses import ClassFamilies
 from codemm.intel.results import PRECISE, Call, Location, ReferenceGroup, TypeHierarchy
 from codemm.intel.scopes import Scopes, locate
 from codemm.intel.sources import Occurrence, RepoSources
@@ -29,6 +30,7 @@ class PythonNavigation:
         self.sources = sources
         self.scopes = scopes
         self.jedi = JediTier(sources)
+        self.families = ClassFamilies(sources)
         self._imports: dict[tuple[str, str], frozenset[str]] = {}
 
     # -- definitions ------------------------------------------------------------------------------
@@ -102,10 +104,12 @@ class PythonNavigation:
             aliases = {key: key for key in wanted} | {a: t.key for t in wanted.values() for a in self._siblings(t)}
             module_level = all(self._module_level(t) for t in wanted.values())
             class_level = all(t.inside and self._owner_class(t) for t in wanted.values())
+            homes = {t.path for t in wanted.values()}
+            owners = {self.scopes.enclosing_name(t.path, t.line, True).rpartition(".")[2] for t in wanted.values()}
             for occ in self.sources.occurrences(name, PYTHON):
                 if (occ.path, occ.line, occ.column) in wanted:
                     continue
-                keys = self._resolve_use(occ, name, module_level, class_level, {t.path for t in wanted.values()})
+                keys = self._resolve_use(occ, name, module_level, class_level, homes, owners if class_level else set())
                 text = self._line(occ.path, occ.line, strip=False)
                 kind = use_kind(text, occ.column, name, occ.in_string)
                 if kind == "definition":
@@ -126,7 +130,7 @@ class PythonNavigation:
         return list(groups.values())
 
     def _resolve_use(
-        self, occ: Occurrence, name: str, module_level: bool, class_level: bool, homes: set[str]
+        self, occ: Occurrence, name: str, module_level: bool, class_level: bool, homes: set[str], owners: set[str]
     ) -> set[tuple[str, int, int]]:
         text = self._line(occ.path, occ.line, strip=False)
         if occ.in_string:
@@ -146,6 +150,11 @@ class PythonNavigation:
             and not text.lstrip().startswith(("from ", "import "))
         ):
             return set()  # a method is named bare only in its own class's body
+        if chain in ("self", "cls") and class_level and owners:
+            around = self.scopes.enclosing(occ.path, occ.line)
+            cls = around.name if around is not None and around.kind == "class" else (around.parent if around else "")
+            if cls and not self.families.may_reach(cls, owners):
+                return set()  # self in a class that neither inherits nor is inherited by the owner
         return {t.key for t in self.jedi.goto(occ.path, occ.line, occ.column)}
 
     def _siblings(self, target: Target) -> list[tuple[str, int, int]]:
