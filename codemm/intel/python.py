@@ -109,11 +109,11 @@ class PythonNavigation:
             for occ in self.sources.occurrences(name, PYTHON):
                 if (occ.path, occ.line, occ.column) in wanted:
                     continue
-                keys = self._resolve_use(occ, name, module_level, class_level, homes, owners if class_level else set())
                 text = self._line(occ.path, occ.line, strip=False)
                 kind = use_kind(text, occ.column, name, occ.in_string)
                 if kind == "definition":
                     continue  # an override or overload is a definition of its own (see hierarchy)
+                keys = self._resolve_use(occ, name, module_level, class_level, homes, owners if class_level else set())
                 for key in dict.fromkeys(aliases[k] for k in keys if k in aliases):
                     groups[key].references.append(
                         Location(
