@@ -1,0 +1,240 @@
+"""Screenshot -> code: the text OCR read off an application's UI, matched against the UI-text index
+(``uiindex``), and the files that render it ranked by that evidence.
+
+1. Each OCR line is cut into segments where the screen leaves a wide gap (columns, a sidebar next to
+   the content, the footer's key bindings); each segment keeps its place (x, y) on the screen.
+2. A segment's words (spelling fixed against the index's vocabulary, for OCR slips) pick candidate
+   texts; rapidfuzz scores each (``partial_ratio``: a label inside a longer line, or a line of a
+   wrapped paragraph). A match counts the rarity (IDF over files) of the words it shares, shared
+   out among the files that define the same text: "Cancel" in thirty files says little, "Save
+   changes?" in one says much.
+3. Layout: the static frame that every screen of an app repeats (the first and last lines: header,
+   footer bindings; literals that are key bindings) weighs less than the content in between; texts
+   of one file matched in the same region (nearby lines: a dialog's title and body, a form) count
+   more together than scattered ones.
+
+``ui_matches(ocr, index)`` is the entry point for callers (ask, read_screenshot, serve); it takes an
+``OcrResult`` (boxes) or plain OCR text (lines, indentation as x).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from codemm.vision.uiindex import UIText, UITextIndex, match_form, ui_text_index, words
+
+if TYPE_CHECKING:
+    from codemm.repo.index import RepoIndex
+    from codemm.vision.ocr import OcrResult
+
+MIN_SCORE = 86
+"""rapidfuzz ``partial_ratio`` a match needs (OCR of rendered UIs is mostly exact)."""
+MAX_CANDIDATES = 300
+FRAME_WEIGHT = 0.35
+BINDING_WEIGHT = 0.5
+ID_WEIGHT = 0.3
+REGION_BONUS = 0.5
+GAP = re.compile(r"\s{3,}|\s[│┃|▏▕║]\s")
+BORDER = str.maketrans({c: " " for c in "│┃║─━═┌┐└┘╭╮╰╯├┤┬┴┼▏▕▔▁▎▊▌▍▋█▀▄■□▶▼▲◀►•"})
+
+
+@dataclass
+class Segment:
+    text: str
+    x: float
+    y: float
+    """Position on the screen as fractions of its width and height (0..1)."""
+    row: int
+    frame: bool = False
+
+
+@dataclass(frozen=True)
+class UIMatch:
+    shown: str
+    """The text as OCR read it."""
+    text: str
+    """The text as the code defines it (``…`` for a placeholder)."""
+    path: str
+    line: int
+    kind: str
+    score: float
+    region: int
+    frame: bool
+
+    @property
+    def label(self) -> str:
+        return f'"{self.text}" -> {self.path}:{self.line}'
+
+    def as_json(self) -> dict[str, Any]:
+        return {"shown": self.shown, "text": self.text, "path": self.path, "line": self.line, "kind": self.kind,
+                "score": round(self.score, 3), "region": self.region, "frame": self.frame}  # fmt: skip
+
+
+@dataclass
+class UIMatches:
+    matches: list[UIMatch] = field(default_factory=list)
+    """The best match per file and segment, best first."""
+    files: list[tuple[str, float]] = field(default_factory=list)
+    """Files ranked by their matched evidence, best first."""
+    match_s: float = 0.0
+
+    def best_line(self, path: str) -> int:
+        return next((m.line for m in self.matches if m.path == path), 1)
+
+    def top(self, files: int = 3, share: float = 0.35) -> list[UIMatch]:
+        """The strongest match of each leading file (those within ``share`` of the best score)."""
+        if not self.files:
+            return []
+        best = self.files[0][1]
+        keep = [path for path, score in self.files[:files] if score >= share * best]
+        return [next(m for m in self.matches if m.path == path) for path in keep]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"files": [{"path": p, "score": round(s, 3)} for p, s in self.files],
+                "matches": [m.as_json() for m in self.matches], "match_s": round(self.match_s, 4)}  # fmt: skip
+
+
+def ui_matches(ocr: OcrResult | str, index: RepoIndex) -> UIMatches:
+    """Matches of a screenshot's text against the repository's UI text (see the module's docstring)."""
+    return match_segments(segments(ocr), ui_text_index(index))
+
+
+def segments(ocr: OcrResult | str) -> list[Segment]:
+    """The OCR text cut at wide gaps, each piece placed on the screen."""
+    rows: list[tuple[str, float, float, float]] = []  # text, left, top, char width
+    if isinstance(ocr, str):
+        for number, line in enumerate(ocr.splitlines()):
+            rows.append((line, 0.0, float(number), 1.0))
+        width = float(max((len(r[0]) for r in rows), default=1))
+        height = float(max(1, len(rows)))
+    else:
+        for line in ocr.lines:
+            left, top, right, bottom = line.box
+            text = line.text
+            rows.append((text, float(left), (top + bottom) / 2, (right - left) / max(1, len(text))))
+        width = float(max((line.box[2] for line in ocr.lines), default=1))
+        height = float(max((line.box[3] for line in ocr.lines), default=1))
+    out: list[Segment] = []
+    framed = len(rows) >= 6
+    for number, (text, left, y, char_w) in enumerate(rows):
+        text = text.translate(BORDER) if not text.isspace() else ""
+        start = 0
+        for piece in [*GAP.finditer(text), None]:
+            end = piece.start() if piece else len(text)
+            part = text[start:end].strip()
+            if sum(c.isalpha() for c in part) >= 2:
+                offset = start + len(text[start:end]) - len(text[start:end].lstrip())
+                frame = framed and number in (0, len(rows) - 1)
+                out.append(Segment(part, (left + offset * char_w) / width, y / height, number, frame))
+            start = piece.end() if piece else len(text)
+    return out
+
+
+def match_segments(found: list[Segment], ui: UITextIndex) -> UIMatches:
+    started = time.perf_counter()
+    vocabulary = list(ui.idf)
+    fixes: dict[str, str | None] = {}
+    per_file: dict[str, list[tuple[float, UIMatch]]] = defaultdict(list)
+    regions = _regions(found)
+    for number, segment in enumerate(found):
+        seg_words = [_fix(w, ui, vocabulary, fixes) for w in words(segment.text)]
+        seg_words = [w for w in seg_words if w]
+        for text, score, shared in _candidates(segment, seg_words, ui):
+            info = sum(ui.idf.get(w, 0.0) for w in shared)
+            files = text.files
+            for path in files:
+                kind = next(s for s in text.sources if s.path == path).kind
+                weight = info * score / 100 / len(files)
+                weight *= FRAME_WEIGHT if segment.frame else 1.0
+                weight *= BINDING_WEIGHT if kind == "binding" else ID_WEIGHT if kind in ("id", "selector") else 1.0
+                line = min(s.line for s in text.sources if s.path == path and s.kind == kind)
+                match = UIMatch(segment.text, text.shown, path, line, kind, weight, regions[number], segment.frame)
+                per_file[path].append((weight, match))
+    scores: dict[str, float] = {}
+    best: list[UIMatch] = []
+    for path, found_here in per_file.items():
+        by_segment: dict[tuple[str, int], UIMatch] = {}
+        for weight, match in found_here:  # one piece of evidence per segment and file: its best text
+            key = (match.shown, match.region)
+            if key not in by_segment or weight > by_segment[key].score:
+                by_segment[key] = match
+        by_text: dict[str, UIMatch] = {}
+        for match in by_segment.values():  # a text repeated on screen (rows of data) counts once
+            if match.text not in by_text or match.score > by_text[match.text].score:
+                by_text[match.text] = match
+        by_segment = {(m.shown, m.region): m for m in by_text.values()}
+        region_hits: dict[int, int] = defaultdict(int)
+        for match in by_segment.values():
+            region_hits[match.region] += 1
+        scores[path] = sum(
+            m.score * (1 + REGION_BONUS * min(2, region_hits[m.region] - 1)) for m in by_segment.values()
+        )
+        best += by_segment.values()
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    rank = {path: n for n, (path, _) in enumerate(ranked)}
+    best.sort(key=lambda m: (rank[m.path], -m.score))
+    return UIMatches(best, ranked, time.perf_counter() - started)
+
+
+def _fix(word: str, ui: UITextIndex, vocabulary: list[str], fixes: dict[str, str | None]) -> str | None:
+    """The index's spelling of an OCR word: itself when known, else the closest word (OCR slips)."""
+    if word in ui.idf:
+        return word
+    if len(word) < 5:
+        return None
+    if word not in fixes:
+        from rapidfuzz import fuzz, process
+
+        found = process.extractOne(word, vocabulary, scorer=fuzz.ratio, score_cutoff=84)
+        fixes[word] = found[0] if found else None
+    return fixes[word]
+
+
+def _candidates(segment: Segment, seg_words: list[str], ui: UITextIndex) -> list[tuple[UIText, float, set[str]]]:
+    from rapidfuzz import fuzz
+
+    weight: dict[int, float] = defaultdict(float)
+    for word in set(seg_words):
+        for number in ui.postings.get(word, ()):
+            weight[number] += ui.idf[word]
+    ranked = sorted(weight, key=lambda n: -weight[n])[:MAX_CANDIDATES]
+    form = match_form(segment.text)
+    present = set(seg_words)
+    out = []
+    for number in ranked:
+        text = ui.texts[number]
+        shorter, longer = sorted((text.form, form), key=len)
+        if len(shorter) < 4 or len(shorter) < 0.25 * len(longer) and len(text.words) < 2:
+            # A short label must be a whole word of the segment (no "Add" inside "Address").
+            if not set(text.words) <= present or len(text.words) != 1 and text.form not in form:
+                continue
+            score = 100.0
+        else:
+            score = fuzz.partial_ratio(shorter, longer, score_cutoff=MIN_SCORE)
+        if score:
+            out.append((text, score, present & set(text.words)))
+    return out
+
+
+def _regions(found: list[Segment]) -> list[int]:
+    """Region numbers: segments on nearby rows that start near the same x belong together (a
+    dialog, a form, a column); the frame rows are their own regions."""
+    regions: list[int] = []
+    anchors: list[tuple[int, float, int]] = []  # last row, x, region
+    for segment in found:
+        region = -1
+        if not segment.frame:
+            for n, (row, x, number) in enumerate(anchors):
+                if 0 < segment.row - row <= 2 and abs(segment.x - x) < 0.08:
+                    region = number
+                    anchors[n] = (segment.row, x, number)
+                    break
+        if region < 0:
+            region = len(anchors)
+            anchors.append((segment.row, segment.x, region))
+        regions.append(region)
+    return regions
