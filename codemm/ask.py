@@ -138,9 +138,10 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
 
 
 def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit], list[str], list[tuple[str, int]]]:
-    """Puts the code a screenshot points at (traceback frames, path:line) first in the context, and
-    tells the model which locations those are."""
+    """Puts the code a screenshot points at (traceback frames, path:line; for a UI without them, the
+    files that define its visible text) first in the context, and tells the model which those are."""
     from codemm.vision.locations import locations_in_index
+    from codemm.vision.uimatch import ui_matches
 
     assert request.index is not None
     located: list[Hit] = []
@@ -153,8 +154,17 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit
         if locations:  # a copy: the session's own image (chat keeps it across questions) stays as read
             found = "\n\nRepository locations in this image: " + ", ".join(loc.label for loc in locations)
             request.images[request.images.index(image)] = replace(image, text=image.text + found)
-        for loc in reversed(locations):  # innermost frame (where it raised) first
-            for chunk in request.index.chunks_at(loc.path, loc.line):
+        spots = [(loc.path, loc.line) for loc in reversed(locations)]  # innermost frame (where it raised) first
+        ui = ui_matches(image.text, request.index).top() if not locations else []
+        if ui:  # an application's UI: the files that define its visible text, verified in the index
+            shown = [m.label for m in ui]
+            labels += [label for label in shown if label not in labels]
+            verified += [(m.path, m.line) for m in ui if (m.path, m.line) not in verified]
+            found = "\n\nCode that shows this image's text: " + ", ".join(shown)
+            request.images[request.images.index(image)] = replace(image, text=image.text + found)
+            spots += [(m.path, m.line) for m in ui]
+        for path, line in spots:
+            for chunk in request.index.chunks_at(path, line):
                 if all((chunk.path, chunk.start) != (h.path, h.start) for h in located):
                     located.append(
                         Hit(chunk.path, chunk.start, chunk.end, 1.0, ["image"], chunk.kind, chunk.symbol, chunk.text)

@@ -77,6 +77,9 @@ class UITextIndex:
     """word -> indexes into ``texts``."""
     files: int
     generation: str = ""
+    file_texts: dict[str, int] = field(default_factory=dict)
+    """How many distinct texts each file shows: a file that shows everything (a pattern portfolio,
+    a long help text) matches every screen a little, and its score is damped by this."""
 
     @classmethod
     def from_strings(cls, per_file: dict[str, list[UIString]], generation: str = "") -> UITextIndex:
@@ -104,7 +107,11 @@ class UITextIndex:
         for number, text in enumerate(texts):
             for word in set(text.words):
                 postings[word].append(number)
-        return cls(texts, idf, dict(postings), n, generation)
+        file_texts: dict[str, int] = defaultdict(int)
+        for text in texts:
+            for path in text.files:
+                file_texts[path] += 1
+        return cls(texts, idf, dict(postings), n, generation, dict(file_texts))
 
 
 def resolve_messages(per_file: dict[str, list[UIString]]) -> dict[str, list[UIString]]:

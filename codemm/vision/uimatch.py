@@ -38,6 +38,9 @@ FRAME_WEIGHT = 0.35
 BINDING_WEIGHT = 0.5
 ID_WEIGHT = 0.3
 REGION_BONUS = 0.5
+TEXTS_NORM = 50
+LENGTH_DAMPING = 1.0
+"""Score / (1 + texts/TEXTS_NORM) ** LENGTH_DAMPING: BM25-like length normalisation (chosen on the dev split)."""
 GAP = re.compile(r"\s{3,}|\s[│┃|▏▕║]\s")
 BORDER = str.maketrans({c: " " for c in "│┃║─━═┌┐└┘╭╮╰╯├┤┬┴┼▏▕▔▁▎▊▌▍▋█▀▄■□▶▼▲◀►•"})
 
@@ -172,7 +175,7 @@ def match_segments(found: list[Segment], ui: UITextIndex) -> UIMatches:
             region_hits[match.region] += 1
         scores[path] = sum(
             m.score * (1 + REGION_BONUS * min(2, region_hits[m.region] - 1)) for m in by_segment.values()
-        )
+        ) / (1 + ui.file_texts.get(path, 0) / TEXTS_NORM) ** LENGTH_DAMPING
         best += by_segment.values()
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     rank = {path: n for n, (path, _) in enumerate(ranked)}
