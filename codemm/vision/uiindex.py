@@ -177,7 +177,9 @@ def _cache_key(path: str, sha: str) -> str:
     return f"{EXTRACTOR_VERSION}:{sha}:{suffix}:{int(locale)}"
 
 
-def _load_or_extract(index: RepoIndex, db: sqlite3.Connection, files: list[tuple[str, str]]) -> dict[str, list[UIString]]:
+def _load_or_extract(
+    index: RepoIndex, db: sqlite3.Connection, files: list[tuple[str, str]]
+) -> dict[str, list[UIString]]:
     keys = {path: _cache_key(path, sha) for path, sha in files}
     stored: dict[str, str] = {}
     wanted = list(set(keys.values()))

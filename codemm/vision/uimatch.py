@@ -110,8 +110,8 @@ def segments(ocr: OcrResult | str) -> list[Segment]:
     """The OCR text cut at wide gaps, each piece placed on the screen."""
     rows: list[tuple[str, float, float, float]] = []  # text, left, top, char width
     if isinstance(ocr, str):
-        for number, line in enumerate(ocr.splitlines()):
-            rows.append((line, 0.0, float(number), 1.0))
+        for number, plain in enumerate(ocr.splitlines()):
+            rows.append((plain, 0.0, float(number), 1.0))
         width = float(max((len(r[0]) for r in rows), default=1))
         height = float(max(1, len(rows)))
     else:
@@ -123,7 +123,7 @@ def segments(ocr: OcrResult | str) -> list[Segment]:
         height = float(max((line.box[3] for line in ocr.lines), default=1))
     out: list[Segment] = []
     framed = len(rows) >= 6
-    for number, (text, left, y, char_w) in enumerate(rows):
+    for number, (text, x0, y, char_w) in enumerate(rows):
         text = text.translate(BORDER) if not text.isspace() else ""
         start = 0
         for piece in [*GAP.finditer(text), None]:
@@ -132,7 +132,7 @@ def segments(ocr: OcrResult | str) -> list[Segment]:
             if sum(c.isalpha() for c in part) >= 2:
                 offset = start + len(text[start:end]) - len(text[start:end].lstrip())
                 frame = framed and number in (0, len(rows) - 1)
-                out.append(Segment(part, (left + offset * char_w) / width, y / height, number, frame))
+                out.append(Segment(part, (x0 + offset * char_w) / width, y / height, number, frame))
             start = piece.end() if piece else len(text)
     return out
 
@@ -144,8 +144,8 @@ def match_segments(found: list[Segment], ui: UITextIndex) -> UIMatches:
     per_file: dict[str, list[tuple[float, UIMatch]]] = defaultdict(list)
     regions = _regions(found)
     for number, segment in enumerate(found):
-        seg_words = [_fix(w, ui, vocabulary, fixes) for w in words(segment.text)]
-        seg_words = [w for w in seg_words if w]
+        fixed = [_fix(w, ui, vocabulary, fixes) for w in words(segment.text)]
+        seg_words = [w for w in fixed if w]
         for text, score, shared in _candidates(segment, seg_words, ui):
             info = sum(ui.idf.get(w, 0.0) for w in shared)
             files = text.files
@@ -173,9 +173,10 @@ def match_segments(found: list[Segment], ui: UITextIndex) -> UIMatches:
         region_hits: dict[int, int] = defaultdict(int)
         for match in by_segment.values():
             region_hits[match.region] += 1
-        scores[path] = sum(
-            m.score * (1 + REGION_BONUS * min(2, region_hits[m.region] - 1)) for m in by_segment.values()
-        ) / (1 + ui.file_texts.get(path, 0) / TEXTS_NORM) ** LENGTH_DAMPING
+        scores[path] = (
+            sum(m.score * (1 + REGION_BONUS * min(2, region_hits[m.region] - 1)) for m in by_segment.values())
+            / (1 + ui.file_texts.get(path, 0) / TEXTS_NORM) ** LENGTH_DAMPING
+        )
         best += by_segment.values()
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     rank = {path: n for n, (path, _) in enumerate(ranked)}

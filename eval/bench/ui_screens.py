@@ -53,14 +53,16 @@ def setup(cache: Path) -> None:
     for venv, packages in VENVS.items():
         python = cache / venv / "bin" / "python"
         if not python.exists():
-            subprocess.run([sys.executable if "venv" in sys.prefix else "python3", "-m", "venv", str(cache / venv)], check=True)
+            subprocess.run(
+                [sys.executable if "venv" in sys.prefix else "python3", "-m", "venv", str(cache / venv)], check=True
+            )
             subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
     shots = cache / "shots"
     for venv, only in (("apps", "frogmouth"), ("apps", "toolong"), ("apps2", "textual-demo")):
         subprocess.run([str(cache / venv / "bin" / "python"), str(SCRIPTS / "textual_shots.py"), str(SUITE), str(shots),
                         "--only", only], check=True)  # fmt: skip
-    subprocess.run([sys.executable, str(SCRIPTS / "web_shots.py"), str(SUITE), str(shots), str(cache / "apps" / "bin" / "datasette")],
-                   check=True)  # fmt: skip
+    datasette = cache / "apps" / "bin" / "datasette"
+    subprocess.run([sys.executable, str(SCRIPTS / "web_shots.py"), str(SUITE), str(shots), str(datasette)], check=True)
 
 
 def check_gold(case: dict[str, Any], root: Path) -> None:

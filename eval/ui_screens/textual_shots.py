@@ -56,7 +56,9 @@ def write_data(data: Path) -> None:
     import sqlite3
 
     data.mkdir(parents=True, exist_ok=True)
-    (data / "notes.md").write_text("# Release notes\n\n## Version 2\n\nFaster search.\n\n## Version 1\n\nFirst release.\n")
+    (data / "notes.md").write_text(
+        "# Release notes\n\n## Version 2\n\nFaster search.\n\n## Version 1\n\nFirst release.\n"
+    )
     log = "".join(
         f'10.0.0.{i % 7} - - [06/Dec/2026:10:{i % 60:02d}:00 +0000] "GET /items/{i} HTTP/1.1" 200 {512 + i}\n'
         for i in range(200)

@@ -1,0 +1,72 @@
+"""The UI-text index on text fixtures: what counts as visible text, and where it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codemm.repo.index import RepoIndex
+from codemm.vision.uiindex import UITextIndex
+from codemm.vision.uimatch import match_segments, segments, ui_matches
+from codemm.vision.uitext import PLACEHOLDER, UIString, ui_strings
+
+PY = '''"""Docstring."""
+from textual.binding import Binding
+class Confirm:
+    """Not shown."""
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit the app")]
+    def compose(self, n):
+        yield Label(f"[b]{n} requests[/b] loaded", id="count")
+        yield Label("Save changes?\\nAll edits will be lost")
+        yield Label("Hello %s", classes="greeting")
+        return b"bytes"
+'''
+
+
+def test_python_literals_markup_placeholders_and_kinds() -> None:
+    found = {(s.text, s.line, s.kind) for s in ui_strings("a.py", PY)}
+    assert ("Quit the app", 5, "binding") in found
+    assert (f"{PLACEHOLDER} requests loaded", 7, "literal") in found
+    assert ("count", 7, "id") in found
+    assert ("Save changes?", 8, "literal") in found
+    assert ("All edits will be lost", 9, "literal") in found
+    assert (f"Hello {PLACEHOLDER}", 9, "literal") in found
+    assert not any("Docstring" in text or "Not shown" in text or "bytes" in text for text, _, _ in found)
+
+
+def test_templates_catalogues_and_selectors() -> None:
+    html = '<h1>{{ name }} tables</h1>\n<input type="submit" value="Run SQL" placeholder="Type here">\n<script>var a = "no";</script>'
+    found = {(s.text, s.line, s.kind) for s in ui_strings("t.html", html)}
+    assert {(f"{PLACEHOLDER} tables", 1, "text"), ("Run SQL", 2, "attribute"), ("Type here", 2, "attribute")} <= found
+    assert not any(text == "no" for text, _, _ in found)
+    assert ui_strings("de.po", 'msgid "Save"\nmsgstr "Speichern"\n') == [UIString("Speichern", 2, "message", "Save")]
+    assert [s.text for s in ui_strings("app.tcss", "#sidebar .item {\n color: red;\n}\n")] == ["sidebar", "item"]
+    jsx = ui_strings("a.tsx", "const A = () => <div title={`x`}>Hello world</div>; const s = `Total: ${n} items`;")
+    assert {s.text for s in jsx} >= {"Hello world", f"Total: {PLACEHOLDER} items"}
+
+
+def test_catalogue_message_resolves_to_the_code_using_its_key() -> None:
+    per_file = {
+        "app.py": [UIString("dialog.save", 12)],
+        "locales/de.json": [UIString("Speichern?", 1, "message", "dialog.save")],
+    }
+    ui = UITextIndex.from_strings(per_file)
+    found = match_segments(segments("Header\n\nSpeichern?\n\n\nFooter"), ui)
+    assert ("app.py", 12) in {(m.path, m.line) for m in found.matches}
+
+
+def test_rare_text_outweighs_common_labels_and_frame(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "dialogs").mkdir(parents=True)
+    for name in ("a", "b", "c"):
+        (root / f"{name}.py").write_text(f'OK = "OK"\nCANCEL = "Cancel"\nTITLE = "Screen {name}"\n')
+    (root / "dialogs" / "confirm.py").write_text('X = 1\nTITLE = "Discard the unsaved draft?"\nOK = "OK"\n')
+    (root / "app.tcss").write_text("#confirm { }\n")
+    text = "Screen a\n\n  Discard the unsavd draft?\n\n  OK    Cancel\n\n\nQuit"
+    with RepoIndex(root, db_path=tmp_path / "idx" / "index.sqlite") as index:
+        index.refresh(embed=False)
+        found = ui_matches(text, index)
+        assert found.files[0][0] == "dialogs/confirm.py"
+        assert found.top()[0].label == '"Discard the unsaved draft?" -> dialogs/confirm.py:2'
+        again = ui_matches(text, index)  # from the cache beside the index
+    assert again.files == found.files
+    assert (tmp_path / "idx" / "uitext.sqlite").exists()
