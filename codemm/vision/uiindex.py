@@ -32,7 +32,7 @@ from codemm.vision.uitext import LOCALE_DIRS, PLACEHOLDER, UI_SUFFIXES, UIString
 if TYPE_CHECKING:
     from codemm.repo.index import RepoIndex
 
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 """Bump when ``uitext`` extracts differently: cached rows of older versions are ignored."""
 WORD = re.compile(r"[^\W_]+")
 
@@ -80,6 +80,14 @@ class UITextIndex:
     file_texts: dict[str, int] = field(default_factory=dict)
     """How many distinct texts each file shows: a file that shows everything (a pattern portfolio,
     a long help text) matches every screen a little, and its score is damped by this."""
+
+    _squeezed: list[str] = field(default_factory=list, repr=False)
+
+    def squeezed(self) -> list[str]:
+        """Each text's match form without spaces, for OCR that ran words together (built on first use)."""
+        if not self._squeezed:
+            self._squeezed = [text.form.replace(" ", "") for text in self.texts]
+        return self._squeezed
 
     @classmethod
     def from_strings(cls, per_file: dict[str, list[UIString]], generation: str = "") -> UITextIndex:

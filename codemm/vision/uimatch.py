@@ -38,6 +38,10 @@ FRAME_WEIGHT = 0.35
 BINDING_WEIGHT = 0.5
 ID_WEIGHT = 0.3
 REGION_BONUS = 0.5
+CASE_WEIGHT = 0.5
+COVERAGE_POWER = 0.5
+"""A match explains part of the longer of segment and text: a word found inside a long help-text
+line, or a short word on a long line of data, counts less than a whole label."""
 TEXTS_NORM = 50
 LENGTH_DAMPING = 1.0
 """Score / (1 + texts/TEXTS_NORM) ** LENGTH_DAMPING: BM25-like length normalisation (chosen on the dev split)."""
@@ -146,8 +150,10 @@ def match_segments(found: list[Segment], ui: UITextIndex) -> UIMatches:
     for number, segment in enumerate(found):
         fixed = [_fix(w, ui, vocabulary, fixes) for w in words(segment.text)]
         seg_words = [w for w in fixed if w]
-        for text, score, shared in _candidates(segment, seg_words, ui):
-            info = sum(ui.idf.get(w, 0.0) for w in shared)
+        unknown = any(w is None and len(raw) >= 8 for w, raw in zip(fixed, words(segment.text), strict=True))
+        for text, score, shared, coverage in _candidates(segment, seg_words, ui, unknown):
+            # Numbers on a screen are data; a label's words are what its code wrote.
+            info = sum(ui.idf.get(w, 0.0) for w in shared if not w.isdigit()) * max(0.2, coverage) ** COVERAGE_POWER
             files = text.files
             for path in files:
                 kind = next(s for s in text.sources if s.path == path).kind
@@ -198,8 +204,12 @@ def _fix(word: str, ui: UITextIndex, vocabulary: list[str], fixes: dict[str, str
     return fixes[word]
 
 
-def _candidates(segment: Segment, seg_words: list[str], ui: UITextIndex) -> list[tuple[UIText, float, set[str]]]:
-    from rapidfuzz import fuzz
+def _candidates(
+    segment: Segment, seg_words: list[str], ui: UITextIndex, unknown: bool
+) -> list[tuple[UIText, float, set[str], float]]:
+    """Texts that match the segment: (text, rapidfuzz score, shared words, coverage: the length of
+    the shorter of the two over the longer's)."""
+    from rapidfuzz import fuzz, process
 
     weight: dict[int, float] = defaultdict(float)
     for word in set(seg_words):
@@ -220,7 +230,16 @@ def _candidates(segment: Segment, seg_words: list[str], ui: UITextIndex) -> list
         else:
             score = fuzz.partial_ratio(shorter, longer, score_cutoff=MIN_SCORE)
         if score:
-            out.append((text, score, present & set(text.words)))
+            if "…" not in text.shown and fuzz.partial_ratio(text.shown, segment.text) < MIN_SCORE:
+                score *= CASE_WEIGHT  # the case differs: "version" (a key) is not the "Version" shown
+            out.append((text, score, present & set(text.words), len(shorter) / max(1, len(longer))))
+    if not out and unknown:  # OCR ran words together ("Databasenotfound"): compare without spaces
+        squeezed = form.replace(" ", "")
+        for _, score, number in process.extract(
+            squeezed, ui.squeezed(), scorer=fuzz.ratio, score_cutoff=MIN_SCORE, limit=3
+        ):
+            text = ui.texts[number]
+            out.append((text, score, set(text.words), 1.0))
     return out
 
 

@@ -88,12 +88,20 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+# Literals no user reads as such: identifiers and dotted/slashed names (``load_bookmarks``,
+# ``app.quit``), and the CSS of a DEFAULT_CSS block (``Screen {``, ``height: 100%;``).
+IDENTIFIER = re.compile(r"^[\w$@-]*[_./][\w$@./-]*$")
+CSS_LINE = re.compile(r"^[^{}]*\{$|^[\w-]+\s*:[^;]*;$|^\}$")
+
+
 def _entries(raw: str, line: int, kind: str, key: str = "") -> list[UIString]:
     out = []
     for offset, part in enumerate(raw.split("\n")):
         visible = clean(part)[:MAX_LINE_CHARS]
-        if sum(c.isalpha() for c in visible) >= 2:
-            out.append(UIString(visible, line + offset, kind, key))
+        if sum(c.isalpha() for c in visible) < 2 or CSS_LINE.match(visible):
+            continue
+        is_name = kind in ("literal", "binding") and IDENTIFIER.match(visible)
+        out.append(UIString(visible, line + offset, "id" if is_name else kind, key))
     return out
 
 
