@@ -34,10 +34,12 @@ if TYPE_CHECKING:
 MIN_SCORE = 86
 """rapidfuzz ``partial_ratio`` a match needs (OCR of rendered UIs is mostly exact)."""
 MAX_CANDIDATES = 300
-FRAME_WEIGHT = 0.35
-BINDING_WEIGHT = 0.5
+FRAME_WEIGHT = 0.6
+BINDING_WEIGHT = 1.0
 ID_WEIGHT = 0.3
 REGION_BONUS = 0.5
+MIN_EMPHASIS = 0.2
+EMPHASIS_POWER = 2.0
 CASE_WEIGHT = 0.5
 COVERAGE_POWER = 0.5
 """A match explains part of the longer of segment and text: a word found inside a long help-text
@@ -57,6 +59,10 @@ class Segment:
     """Position on the screen as fractions of its width and height (0..1)."""
     row: int
     frame: bool = False
+    box: tuple[int, int, int, int] | None = None
+    """left, top, right, bottom in the OCR's pixels, when it gave boxes."""
+    emphasis: float = 1.0
+    """The text's contrast over the screen's strongest: a modal dims what lies beneath it."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +111,35 @@ class UIMatches:
                 "matches": [m.as_json() for m in self.matches], "match_s": round(self.match_s, 4)}  # fmt: skip
 
 
-def ui_matches(ocr: OcrResult | str, index: RepoIndex) -> UIMatches:
-    """Matches of a screenshot's text against the repository's UI text (see the module's docstring)."""
-    return match_segments(segments(ocr), ui_text_index(index))
+def ui_matches(ocr: OcrResult | str, index: RepoIndex, image: Any = None) -> UIMatches:
+    """Matches of a screenshot's text against the repository's UI text (see the module's docstring).
+    With the screenshot (a PIL image) and an ``OcrResult``, text dimmed under a modal counts less."""
+    found = segments(ocr)
+    if image is not None:
+        weigh_contrast(found, image)
+    return match_segments(found, ui_text_index(index))
+
+
+def weigh_contrast(found: list[Segment], image: Any) -> None:
+    """Sets each segment's ``emphasis``: the spread of grey levels under its box (text against its
+    background) over the largest on the screen. Textual dims the screen beneath a modal or the
+    command palette; a web page greys out what an overlay covers."""
+    import numpy as np
+
+    boxed = [s for s in found if s.box is not None]
+    if not boxed:
+        return
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    # Tesseract's boxes are on the image scaled up for it (ocr.prepare_for_ocr); RapidOCR's are not.
+    scale = 2 if max(s.box[3] for s in boxed if s.box) > image.height * 1.05 else 1
+    spreads = []
+    for segment in boxed:
+        left, top, right, bottom = (v // scale for v in segment.box or (0, 0, 0, 0))
+        patch = grey[max(0, top) : max(top + 1, bottom), max(0, left) : max(left + 1, right)]
+        spreads.append(float(np.percentile(patch, 95) - np.percentile(patch, 5)) if patch.size else 0.0)
+    strongest = max(spreads) or 1.0
+    for segment, spread in zip(boxed, spreads, strict=True):
+        segment.emphasis = max(MIN_EMPHASIS, spread / strongest) ** EMPHASIS_POWER
 
 
 def segments(ocr: OcrResult | str) -> list[Segment]:
@@ -136,7 +168,11 @@ def segments(ocr: OcrResult | str) -> list[Segment]:
             if sum(c.isalpha() for c in part) >= 2:
                 offset = start + len(text[start:end]) - len(text[start:end].lstrip())
                 frame = framed and number in (0, len(rows) - 1)
-                out.append(Segment(part, (x0 + offset * char_w) / width, y / height, number, frame))
+                box = None
+                if not isinstance(ocr, str):
+                    top, bottom = ocr.lines[number].box[1], ocr.lines[number].box[3]
+                    box = (round(x0 + offset * char_w), top, round(x0 + (offset + len(part)) * char_w), bottom)
+                out.append(Segment(part, (x0 + offset * char_w) / width, y / height, number, frame, box))
             start = piece.end() if piece else len(text)
     return out
 
@@ -158,7 +194,7 @@ def match_segments(found: list[Segment], ui: UITextIndex) -> UIMatches:
             for path in files:
                 kind = next(s for s in text.sources if s.path == path).kind
                 weight = info * score / 100 / len(files)
-                weight *= FRAME_WEIGHT if segment.frame else 1.0
+                weight *= (FRAME_WEIGHT if segment.frame else 1.0) * segment.emphasis
                 weight *= BINDING_WEIGHT if kind == "binding" else ID_WEIGHT if kind in ("id", "selector") else 1.0
                 line = min(s.line for s in text.sources if s.path == path and s.kind == kind)
                 match = UIMatch(segment.text, text.shown, path, line, kind, weight, regions[number], segment.frame)

@@ -99,11 +99,13 @@ def file_ranking(hits: list[Any]) -> list[str]:
     return list(dict.fromkeys(h.path for h in hits))
 
 
-def run(split: str, cache: Path) -> dict[str, Any]:
+def run(split: str, cache: Path, contrast: bool = True) -> dict[str, Any]:
+    from PIL import Image
+
     from codemm.repo.index import RepoIndex
     from codemm.repo.retrieve import retriever_for
     from codemm.vision.uiindex import ui_text_index
-    from codemm.vision.uimatch import match_segments, segments
+    from codemm.vision.uimatch import match_segments, segments, weigh_contrast
 
     rows = []
     indexes: dict[str, Any] = {}
@@ -122,7 +124,10 @@ def run(split: str, cache: Path) -> dict[str, Any]:
         plain = file_ranking(retriever.search(case["question"], k=20))
         today = file_ranking(retriever.search(case["question"] + "\n" + ocr.text[:2000], k=20))
         ui = ui_text_index(index)
-        matches = match_segments(segments(ocr), ui)
+        found = segments(ocr)
+        if contrast:
+            weigh_contrast(found, Image.open(cache / "shots" / f"{case['id']}.png").convert("RGB"))
+        matches = match_segments(found, ui)
         ranked = [p for p, _ in matches.files]
         with_image = list(dict.fromkeys(ranked + today))
         rows.append({"id": case["id"], "kind": case["kind"], "app": case["app"], "split": case["split"],
@@ -164,10 +169,11 @@ def main() -> None:
     parser.add_argument("--split", default="all", choices=["dev", "test", "all"])
     parser.add_argument("--cache", type=Path, default=default_cache())
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-contrast", action="store_true", help="match on the OCR text alone (no pixels)")
     args = parser.parse_args()
     if args.setup:
         setup(args.cache)
-    result = run(args.split, args.cache)
+    result = run(args.split, args.cache, contrast=not args.no_contrast)
     print(json.dumps(result, indent=1) if args.json else report(result))
 
 
