@@ -155,7 +155,7 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit
             found = "\n\nRepository locations in this image: " + ", ".join(loc.label for loc in locations)
             request.images[request.images.index(image)] = replace(image, text=image.text + found)
         spots = [(loc.path, loc.line) for loc in reversed(locations)]  # innermost frame (where it raised) first
-        ui = ui_matches(image.text, request.index).top() if not locations else []
+        ui = ui_matches(image.ocr or image.text, request.index, image.screen).top() if not locations else []
         if ui:  # an application's UI: the files that define its visible text, verified in the index
             shown = [m.label for m in ui]
             labels += [label for label in shown if label not in labels]

@@ -100,11 +100,13 @@ class UIMatches:
 
     def top(self, files: int = 3, share: float = 0.35) -> list[UIMatch]:
         """The strongest match of each leading file (those within ``share`` of the best score)."""
-        if not self.files:
+        shown = [m for m in self.matches if m.kind not in ("id", "selector")]  # a name matched is no label seen
+        ranked = [(p, s) for p, s in self.files if any(m.path == p for m in shown)]
+        if not ranked:
             return []
-        best = self.files[0][1]
-        keep = [path for path, score in self.files[:files] if score >= share * best]
-        return [next(m for m in self.matches if m.path == path) for path in keep]
+        best = ranked[0][1]
+        keep = [path for path, score in ranked[:files] if score >= share * best]
+        return [next(m for m in shown if m.path == path) for path in keep]
 
     def as_json(self) -> dict[str, Any]:
         return {"files": [{"path": p, "score": round(s, 3)} for p, s in self.files],

@@ -99,7 +99,7 @@ def file_ranking(hits: list[Any]) -> list[str]:
     return list(dict.fromkeys(h.path for h in hits))
 
 
-def run(split: str, cache: Path, contrast: bool = True) -> dict[str, Any]:
+def run(split: str, cache: Path, contrast: bool = True, text_only: bool = False) -> dict[str, Any]:
     from PIL import Image
 
     from codemm.repo.index import RepoIndex
@@ -124,8 +124,8 @@ def run(split: str, cache: Path, contrast: bool = True) -> dict[str, Any]:
         plain = file_ranking(retriever.search(case["question"], k=20))
         today = file_ranking(retriever.search(case["question"] + "\n" + ocr.text[:2000], k=20))
         ui = ui_text_index(index)
-        found = segments(ocr)
-        if contrast:
+        found = segments(ocr.text if text_only else ocr)
+        if contrast and not text_only:
             weigh_contrast(found, Image.open(cache / "shots" / f"{case['id']}.png").convert("RGB"))
         matches = match_segments(found, ui)
         ranked = [p for p, _ in matches.files]
@@ -157,7 +157,9 @@ def report(result: dict[str, Any]) -> str:
     out.append(f"\nOCR s/screenshot: median {statistics.median(ocr):.2f}, max {max(ocr):.2f}; "
                f"match s/screenshot: median {statistics.median(match):.3f}, max {max(match):.3f}")  # fmt: skip
     for app, info in result["indexes"].items():
-        out.append(f"{app}: {info['lines']} lines indexed, UI-text index built/loaded in {info['ui_index_s']:.2f} s")
+        times = [r["match_s"] for r in rows if r["app"] == app]
+        out.append(f"{app}: {info['lines']} lines indexed, UI-text index built/loaded in {info['ui_index_s']:.2f} s, "
+                   f"match s median {statistics.median(times):.3f} max {max(times):.3f}")  # fmt: skip
     misses = [r for r in rows if r["image"] != 1]
     out += [f"miss {r['id']} ({r['split']}): gold rank {r['image']}, top {r['top']}" for r in misses]
     return "\n".join(out)
@@ -169,11 +171,12 @@ def main() -> None:
     parser.add_argument("--split", default="all", choices=["dev", "test", "all"])
     parser.add_argument("--cache", type=Path, default=default_cache())
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--no-contrast", action="store_true", help="match on the OCR text alone (no pixels)")
+    parser.add_argument("--no-contrast", action="store_true", help="OCR lines with boxes, but no pixels")
+    parser.add_argument("--text-only", action="store_true", help="the OCR text alone, as `ask` has it (no boxes)")
     args = parser.parse_args()
     if args.setup:
         setup(args.cache)
-    result = run(args.split, args.cache, contrast=not args.no_contrast)
+    result = run(args.split, args.cache, contrast=not args.no_contrast, text_only=args.text_only)
     print(json.dumps(result, indent=1) if args.json else report(result))
 
 

@@ -70,3 +70,29 @@ def test_rare_text_outweighs_common_labels_and_frame(tmp_path: Path) -> None:
         again = ui_matches(text, index)  # from the cache beside the index
     assert again.files == found.files
     assert (tmp_path / "idx" / "uitext.sqlite").exists()
+
+
+def test_ask_puts_the_code_behind_a_ui_screenshot_first(tiny_llama_long_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from codemm.ask import AskRequest, prepare
+    from codemm.config import Settings
+    from codemm.models.seam import open_model
+    from codemm.prompt import ImageText
+
+    root = tmp_path / "repo"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "ui_app", root)
+    shown = "NotesApp\n\nSave changes to the notebook?\nUnsaved paragraphs will be lost forever\n  Keep editing\n\nq Quit  s Save"
+    loaded = open_model(Settings(model=str(tiny_llama_long_dir), device="cpu"))
+    question = "Which file implements the dialog shown in this screenshot?"
+    with RepoIndex(root, db_path=tmp_path / "idx" / "index.sqlite") as index:
+        index.refresh(embed=False)
+        image = ImageText("shot.png", shown)
+        prepared = prepare(loaded, AskRequest(question, index=index, images=[image], k=3, map_tokens=0), 16)
+    assert prepared.prompt.included[0].path == "dialogs/confirm.py"
+    assert prepared.image_locations[0] in {
+        '"Save changes to the notebook?" -> dialogs/confirm.py:10',
+        '"Unsaved paragraphs will be lost forever" -> dialogs/confirm.py:11',
+    }
+    assert {("dialogs/confirm.py", 10), ("dialogs/confirm.py", 11)} & set(prepared.verified_locations)
+    assert image.text == shown  # the session's own image text is left as read
