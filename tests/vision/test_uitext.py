@@ -96,3 +96,33 @@ def test_ask_puts_the_code_behind_a_ui_screenshot_first(tiny_llama_long_dir: Pat
     }
     assert {("dialogs/confirm.py", 10), ("dialogs/confirm.py", 11)} & set(prepared.verified_locations)
     assert image.text == shown  # the session's own image text is left as read
+
+
+def test_text_dimmed_under_a_modal_counts_less() -> None:
+    from PIL import Image, ImageDraw
+
+    from codemm.vision.ocr import OcrLine, OcrResult
+    from codemm.vision.uimatch import weigh_contrast
+
+    image = Image.new("RGB", (400, 100), "black")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((10, 10, 200, 30), fill=(70, 70, 70))  # text dimmed under the modal
+    draw.rectangle((10, 60, 200, 80), fill=(255, 255, 255))  # the modal's own text
+    ocr = OcrResult("test", [OcrLine("Background words", (0, 5, 220, 35)), OcrLine("Modal title", (0, 55, 220, 85))])
+    found = segments(ocr)
+    weigh_contrast(found, image)
+    assert found[1].emphasis == 1.0
+    assert found[0].emphasis < 0.5
+
+
+def test_names_and_css_are_not_visible_text_and_run_together_words_still_match() -> None:
+    found = {
+        (s.text, s.kind)
+        for s in ui_strings("a.py", 'A = "load_bookmarks"\nB = """\nScreen {\n  height: 1fr;\n}\n"""\n')
+    }
+    assert found == {("load_bookmarks", "id")}
+    ui = UITextIndex.from_strings(
+        {"views/table.py": [UIString("Database not found", 7)], "x.py": [UIString("Other", 1)]}
+    )
+    matched = match_segments(segments("Error 404\nDatabasenotfound"), ui)
+    assert matched.files[0][0] == "views/table.py"
