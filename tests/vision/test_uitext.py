@@ -96,6 +96,7 @@ def test_ask_puts_the_code_behind_a_ui_screenshot_first(tiny_llama_long_dir: Pat
     }
     assert {("dialogs/confirm.py", 10), ("dialogs/confirm.py", 11)} & set(prepared.verified_locations)
     assert image.text == shown  # the session's own image text is left as read
+    assert prepared.ui_matches[0]["path"] == "dialogs/confirm.py" and prepared.ui_matches[0]["score"] > 0
 
 
 def test_text_dimmed_under_a_modal_counts_less() -> None:
