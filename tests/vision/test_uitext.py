@@ -68,7 +68,11 @@ def test_rare_text_outweighs_common_labels_and_frame(tmp_path: Path) -> None:
         assert found.files[0][0] == "dialogs/confirm.py"
         assert found.top()[0].label == '"Discard the unsaved draft?" -> dialogs/confirm.py:2'
         again = ui_matches(text, index)  # from the cache beside the index
-    assert again.files == found.files
+        assert again.files == found.files
+        (root / "b.py").write_text('TITLE = "Archive every finished task?"\n')  # an edit: b.py is read again
+        index.refresh(embed=False)
+        edited = ui_matches("Archive every finished task?", index)
+    assert edited.top()[0].label == '"Archive every finished task?" -> b.py:1'
     assert (tmp_path / "idx" / "uitext.sqlite").exists()
 
 
