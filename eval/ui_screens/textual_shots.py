@@ -40,21 +40,11 @@ def _textual_demo(data: Path) -> Any:
     return DemoApp()
 
 
-def _harlequin(data: Path) -> Any:
-    from harlequin import Harlequin
-    from harlequin_sqlite import HarlequinSqliteAdapter
-
-    adapter = HarlequinSqliteAdapter(conn_str=(str(data / "shop.db"),))
-    return Harlequin(adapter=adapter, connection_hash="ui-screens", show_files=None)
-
-
-APPS = {"frogmouth": _frogmouth, "toolong": _toolong, "textual-demo": _textual_demo, "harlequin": _harlequin}
+APPS = {"frogmouth": _frogmouth, "toolong": _toolong, "textual-demo": _textual_demo}
 
 
 def write_data(data: Path) -> None:
-    """The documents the apps open: a Markdown note, an access log, a small SQLite database."""
-    import sqlite3
-
+    """The documents the apps open: a Markdown note and an access log."""
     data.mkdir(parents=True, exist_ok=True)
     (data / "notes.md").write_text(
         "# Release notes\n\n## Version 2\n\nFaster search.\n\n## Version 1\n\nFirst release.\n"
@@ -64,12 +54,6 @@ def write_data(data: Path) -> None:
         for i in range(200)
     )
     (data / "access.log").write_text(log)
-    if not (data / "shop.db").exists():
-        db = sqlite3.connect(data / "shop.db")
-        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, total REAL)")
-        db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(i, f"customer {i}", i * 1.5) for i in range(30)])
-        db.commit()
-        db.close()
 
 
 async def _shoot(case: dict[str, Any], data: Path, out: Path) -> None:
