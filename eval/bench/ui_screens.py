@@ -53,9 +53,7 @@ def setup(cache: Path) -> None:
     for venv, packages in VENVS.items():
         python = cache / venv / "bin" / "python"
         if not python.exists():
-            subprocess.run(
-                [sys.executable if "venv" in sys.prefix else "python3", "-m", "venv", str(cache / venv)], check=True
-            )
+            subprocess.run([sys.executable, "-m", "venv", str(cache / venv)], check=True)
             subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
     shots = cache / "shots"
     for venv, only in (("apps", "frogmouth"), ("apps", "toolong"), ("apps2", "textual-demo")):
