@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,13 @@ class Settings:
     """Let the chat model reorder search's 25 best files. Off by default: with the embedded
     SmolLM2-135M it cost ~4 s a question on CPU and lowered the harder suite's test MRR by 0.09
     (plain-language recall@1 0.56 -> 0.38), the same benchmark."""
+    images_from: str = os.pathsep.join(("~/Desktop", "~/Downloads", "~/Pictures", tempfile.gettempdir()))
+    """Folders outside the repository whose images the repository tools (`read_screenshot` over MCP
+    and HTTP) may read, separated by the system's path separator (``:``; ``;`` on Windows); ``~``
+    and ``$VARS`` expand. Only images by content (PNG, JPEG, WebP, BMP, GIF; at most 10 MiB), never
+    text; links may not lead out of these folders. Empty: repository images only. Default: where
+    screenshot tools save (macOS: Desktop; GNOME, KDE, Windows: Pictures/Screenshots) and the
+    temporary folder. Not settable in a repository's codemm.toml (``NOT_FROM_PROJECT``)."""
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """For each setting, where its value came from (default, a file, env or flag)."""
 
@@ -90,6 +98,8 @@ def _fields() -> list[dataclasses.Field[Any]]:
     return [f for f in dataclasses.fields(Settings) if f.name != "sources"]
 
 
+NOT_FROM_PROJECT = {"images_from"}
+"""Settings a repository's own codemm.toml may not set: a cloned repository is not trusted with them."""
 _CHOICES = {"backend": BACKENDS, "quant": QUANTS, "device": DEVICES, "dtype": DTYPES}
 
 
@@ -176,7 +186,13 @@ def load_settings(
         layers.append((str(user_file), _read_toml(user_file)))
     project_file = find_project_file(cwd or Path.cwd())
     if project_file:
-        layers.append((str(project_file), _read_toml(project_file)))
+        project = _read_toml(project_file)
+        for name in sorted(NOT_FROM_PROJECT & set(project)):
+            raise BadInputError(
+                f"setting '{name}' cannot be set in {project_file}: a repository may not widen what codemm "
+                f"reads outside it; set it in {user_file} or CODEMM_{name.upper()}"
+            )
+        layers.append((str(project_file), project))
     env_layer = {
         f.name: environ[f"CODEMM_{f.name.upper()}"] for f in _fields() if f"CODEMM_{f.name.upper()}" in environ
     }

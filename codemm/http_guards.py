@@ -41,20 +41,34 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, messa
 
 
 class Guard:
-    """With an API key: every path but /health needs ``Authorization: Bearer KEY`` (401 otherwise).
-    Without one the server is bound to loopback, and a request must also name a loopback host: a web
-    page whose domain was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name, and is refused."""
+    """Who may ask, checked before anything else reads the request.
 
-    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+    - Origin: a browser names the page that made a request. Any page may send a loopback server a
+      CORS "simple" request (a text/plain POST needs no preflight), so a request whose Origin is not
+      the server's own loopback origin, nor in ``allowed_origins``, is refused with 403. Clients
+      that are not browsers send no Origin.
+    - With an API key: every path but /health needs ``Authorization: Bearer KEY`` (401 otherwise).
+    - Without one the server is bound to loopback, and a request must also name a loopback host: a
+      web page whose domain was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name, and is
+      refused."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None, allowed_origins: tuple[str, ...] = ()) -> None:
         self.app, self.api_key = app, api_key
+        self.allowed_origins = {origin.rstrip("/").lower() for origin in allowed_origins}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        origin = headers.get("origin")
+        if origin is not None and not self._origin_allowed(origin, host):
+            message = (f"Origin '{origin}' may not call this server: a web page can only use codemm serve when "
+                       "the server allows its origin")  # fmt: skip
+            await _refuse(scope, receive, send, 403, message, "origin_not_allowed")
+            return
         if self.api_key is None:
-            host = headers.get("host", "")
             if not is_loopback(host):
                 message = (f"Host '{host}' is not this machine: without an API key codemm serve answers only "
                            "requests to localhost")  # fmt: skip
@@ -66,6 +80,13 @@ class Guard:
             return
         await self.app(scope, receive, send)
 
+    def _origin_allowed(self, origin: str, host: str) -> bool:
+        origin = origin.rstrip("/").lower()
+        if origin in self.allowed_origins:
+            return True
+        own = origin in (f"http://{host.lower()}", f"https://{host.lower()}")
+        return own and is_loopback(host)
+
     def _authorized(self, header: str) -> bool:
         assert self.api_key is not None
         scheme, _, token = header.partition(" ")
@@ -73,8 +94,14 @@ class Guard:
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.api_key.encode())
 
 
+JSON_TYPES = ("application/json",)
+BODY_METHODS = ("POST", "PUT", "PATCH")
+"""Requests whose body is read as a request (a DELETE, such as an MCP client ending its session, has none)."""
+
+
 class BodyLimit:
-    """Reads a request body up to ``max_bytes`` and hands it on; a larger one is answered 413.
+    """What a client may send: a JSON body (415 for any other Content-Type, so a form or a text/plain
+    "simple" request is never read as a request) of up to ``max_bytes`` (413 beyond).
 
     The rest of a too-large body is still read (up to ``DRAIN_FACTOR`` times the limit) before the
     answer, so that a client still sending its body reads the 413 instead of a reset connection."""
@@ -88,7 +115,14 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        headers = Headers(scope=scope)
+        media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if scope["method"] in BODY_METHODS and media_type not in JSON_TYPES:
+            shown = f"'{media_type}'" if media_type else "no Content-Type"
+            await _refuse(scope, receive, send, 415, f"the request body must be JSON (Content-Type: "
+                          f"application/json), not {shown}", "unsupported_media_type")  # fmt: skip
+            return
+        declared = headers.get("content-length", "")
         too_large = declared.isdigit() and int(declared) > self.max_bytes
         chunks: list[bytes] = []
         size = 0

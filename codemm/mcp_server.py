@@ -8,8 +8,9 @@ streamable HTTP::
     app = server.streamable_http_app(streamable_http_path="/mcp")  # a Starlette app
     # a parent app that mounts it must run ``server.session_manager.run()`` in its own lifespan
 
-Each tool is a thin typed function: the SDK builds its JSON schema from the annotations and
-rejects arguments of the wrong type; its one-line description tells an agent when to use it. A
+Every tool of ``codemm.registry`` is offered: the SDK builds its JSON schema from the declared
+parameters and rejects arguments of the wrong type (one line, ``CodemmMCPServer``); its one-line
+description tells an agent when to use it. A
 ``CodemmError`` becomes a tool error carrying its one-line message. Anything else is a bug: the
 client gets one line naming it, the traceback goes to the log on stderr. Over stdio, stdout is the
 protocol: the SDK points file descriptor 1 at stderr while it serves, so stray prints from
@@ -18,54 +19,53 @@ libraries cannot corrupt it, and codemm's library code prints nothing.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from codemm import __version__
 from codemm.errors import CodemmError, error_from_oserror
-from codemm.tools import MAX_HITS, MAX_MAP_TOKENS, RepoTools
+from codemm.registry import TOOLS, Tool
+from codemm.tools import RepoTools
 
 log = logging.getLogger("codemm.mcp")
-READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-DESCRIPTIONS = {
-    "search_code": "Find the code that matches a description or names (BM25 + embeddings + symbols, fused); "
-    "use it first when you do not know where something lives.",
-    "repo_map": "An outline of the repository's most used classes and functions with their files; "
-    "use it to get oriented before reading code.",
-    "find_definition": "Where a function, class or method is defined (path:line, signature, docstring); "
-    "use it when you know the name.",
-    "find_references": "Every place a name is used (path:line, the function it is used in, the line); "
-    "use it for 'who calls X' or before changing X.",
-    "read_range": "Read lines of a repository file (at most 400 per call; the result says when it was cut); "
-    "use it to see the code around a path:line.",
-    "read_screenshot": "Read a screenshot of code or an error: its text (OCR, layout kept) and the path:line "
-    "locations it shows, checked against the repository; use it when the user shares a screenshot.",
-    "ask": "Ask codemm's local code model about the repository: an answer with checked path:line citations; "
-    "slow, so prefer the other tools for lookups.",
-    "list_adapters": "The LoRA adapters fine-tuned on in-house code that ask can use.",
-}
-"""One line per tool: what it returns and when an agent should use it."""
+
+
+class CodemmMCPServer(MCPServer[Any]):
+    """The SDK's server, with argument errors on one line: pydantic's own message spans several
+    lines (one per field, with a URL), which agents and editors' logs show badly."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.__cause__.errors()
+            )
+            raise ToolError(f"Error executing tool {name}: {problems}") from exc.__cause__
 
 
 def build_mcp_server(tools: RepoTools) -> MCPServer[Any]:
-    """An MCP server whose tools call ``tools``; it starts building the index when it starts."""
+    """An MCP server with every tool of ``codemm.registry``; it starts building the index when it starts."""
 
     @asynccontextmanager
     async def warm_index(_: MCPServer[Any]) -> AsyncIterator[None]:
         # In the background: the client's handshake must not wait for a whole repository's index.
-        # The first tool call waits for it instead, on the tools' lock.
         threading.Thread(target=tools.warm, name="codemm-index", daemon=True).start()
         yield
 
-    server: MCPServer[Any] = MCPServer(
+    server = CodemmMCPServer(
         "codemm",
         version=__version__,
         instructions=f"Tools over the repository at {tools.root}: search its code, outline it, find "
@@ -73,67 +73,41 @@ def build_mcp_server(tools: RepoTools) -> MCPServer[Any]:
         lifespan=warm_index,
         log_level="WARNING",  # the SDK logs each tool error at INFO; the client already has them
     )
-
-    @server.tool(description=DESCRIPTIONS["search_code"], annotations=READ_ONLY)
-    def search_code(
-        query: Annotated[str, Field(description="What to look for, in words or identifiers.")],
-        k: Annotated[int, Field(description="How many hits.", ge=1, le=MAX_HITS)] = 10,
-    ) -> dict[str, Any]:
-        return _run(tools.search_code, query=query, k=k)
-
-    @server.tool(description=DESCRIPTIONS["repo_map"], annotations=READ_ONLY)
-    def repo_map(
-        focus: Annotated[str, Field(description="A question or names to rank around (empty: the whole repo).")] = "",
-        tokens: Annotated[int, Field(description="Size budget of the map, in tokens.", ge=1, le=MAX_MAP_TOKENS)] = 1024,
-    ) -> dict[str, Any]:
-        return _run(tools.repo_map, focus=focus, tokens=tokens)
-
-    @server.tool(description=DESCRIPTIONS["find_definition"], annotations=READ_ONLY)
-    def find_definition(
-        symbol: Annotated[str, Field(description="A function, class or method name, or Class.method.")],
-    ) -> dict[str, Any]:
-        return _run(tools.find_definition, symbol=symbol)
-
-    @server.tool(description=DESCRIPTIONS["find_references"], annotations=READ_ONLY)
-    def find_references(
-        symbol: Annotated[str, Field(description="The name whose uses to list (Class.method matches every .method).")],
-    ) -> dict[str, Any]:
-        return _run(tools.find_references, symbol=symbol)
-
-    @server.tool(description=DESCRIPTIONS["read_range"], annotations=READ_ONLY)
-    def read_range(
-        path: Annotated[str, Field(description="File path relative to the repository root.")],
-        start: Annotated[int, Field(description="First line, 1-based.", ge=1)] = 1,
-        end: Annotated[int | None, Field(description="Last line, inclusive (default: to the end).")] = None,
-    ) -> dict[str, Any]:
-        return _run(tools.read_range, path=path, start=start, end=end)
-
-    @server.tool(description=DESCRIPTIONS["read_screenshot"], annotations=READ_ONLY)
-    def read_screenshot(
-        image: Annotated[str, Field(description="A PNG/JPEG path inside the repository, or the image as base64.")],
-    ) -> dict[str, Any]:
-        return _run(tools.read_screenshot, image=image)
-
-    @server.tool(description=DESCRIPTIONS["ask"], annotations=READ_ONLY)
-    def ask(
-        question: Annotated[str, Field(description="The question about the repository.")],
-        adapter: Annotated[
-            str | None, Field(description="A LoRA adapter name from list_adapters (default: none).")
-        ] = None,
-    ) -> dict[str, Any]:
-        return _run(tools.ask, question=question, adapter=adapter)
-
-    @server.tool(description=DESCRIPTIONS["list_adapters"], annotations=READ_ONLY)
-    def list_adapters() -> dict[str, Any]:
-        return _run(tools.list_adapters)
-
+    for spec in TOOLS.values():
+        server.add_tool(
+            _tool_function(spec, tools),
+            name=spec.name,
+            description=spec.description,
+            annotations=ToolAnnotations(read_only_hint=spec.read_only, open_world_hint=False),
+        )
     return server
 
 
-def _run(method: Callable[..., dict[str, Any]], **arguments: Any) -> dict[str, Any]:
+def _tool_function(spec: Tool, tools: RepoTools) -> Callable[..., dict[str, Any]]:
+    """A function whose signature is the tool's parameters as ``Annotated[T, Field]``: the SDK
+    builds the JSON schema (descriptions, limits, defaults) and validates arguments from it."""
+
+    def call(**arguments: Any) -> dict[str, Any]:
+        return _run(spec.call, tools, arguments)
+
+    parameters = [
+        inspect.Parameter(
+            p.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=p.annotated(Field(description=p.arg.help, ge=p.arg.ge, le=p.arg.le)),
+            default=p.default,
+        )
+        for p in spec.params
+    ]
+    call.__signature__ = inspect.Signature(parameters, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
+    call.__name__ = spec.name
+    return call
+
+
+def _run(method: Callable[..., dict[str, Any]], *args: Any, **arguments: Any) -> dict[str, Any]:
     """Calls a tool; every failure leaves as a ToolError with one line (the SDK prefixes the tool)."""
     try:
-        return method(**arguments)
+        return method(*args, **arguments)
     except CodemmError as exc:
         raise ToolError(str(exc)) from None
     except OSError as exc:

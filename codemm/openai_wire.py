@@ -15,9 +15,9 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from codemm.models.stream import Message
 
@@ -32,27 +32,30 @@ class ApiError(Exception):
     """An HTTP error in OpenAI's error JSON: ``{"error": {"message", "type", "code"}}``."""
 
     def __init__(
-        self, status: int, message: str, code: str, kind: str = "invalid_request_error", retry_after: int | None = None
-    ) -> None:
+        self, status: int, message: str, code: str, kind: str = "invalid_request_error", retry_after: int | None = None,
+        param: str | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(" ".join(message.split()))  # one line, like every codemm error
-        self.status, self.code, self.kind, self.retry_after = status, code, kind, retry_after
+        self.status, self.code, self.kind, self.retry_after, self.param = status, code, kind, retry_after, param
 
     def body(self) -> dict[str, Any]:
-        return error_body(str(self), self.kind, self.code)
+        return error_body(str(self), self.kind, self.code, self.param)
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
 
-def error_body(message: str, kind: str, code: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+def error_body(message: str, kind: str, code: str, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 # -- requests -----------------------------------------------------------------------------------
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # No NaN or Infinity in any number (JSON has neither; 1e400 parses as inf): they pass every
+    # comparison a range check makes, and turn into nan probabilities in the sampler.
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
 class ImageURL(_Open):
@@ -66,21 +69,62 @@ class ContentPart(_Open):
 
 
 class ChatMessage(_Open):
-    role: str
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    """OpenAI's roles; only user and assistant turns are read (see ``read_conversation``)."""
     content: str | list[ContentPart] | None = None
 
 
+class StreamOptions(_Open):
+    include_usage: bool = False
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MIN_TEMPERATURE = 0.01
+"""Below this (but above 0) logits divided by the temperature overflow to inf and the probabilities
+come out nan (1e-45 did); such a temperature is greedy decoding anyway, which 0 asks for."""
+MAX_TOKENS = 2**31 - 1
+
+Count = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
+Penalty = Annotated[float, Field(ge=-2, le=2)]
+
+
 class ChatRequest(_Open):
-    model: str
-    messages: list[ChatMessage] = Field(min_length=1)
+    """The body of ``POST /v1/chat/completions``. Every number OpenAI's API takes is range-checked
+    here, those codemm ignores (penalties, logprobs, logit_bias) included: a request is refused with
+    a 400 naming the parameter before it can reach the sampler, an engine or a stream's headers."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"model": "codemm", "messages": [{"role": "user", "content": "Where is parse_due_date defined?"}]},
+        {"model": "codemm", "stream": True, "max_tokens": 64, "messages": [
+            {"role": "user", "content": "What does the project do?"},
+            {"role": "assistant", "content": "It tracks tasks."},
+            {"role": "user", "content": "How are tasks saved?"}]},
+    ]})  # fmt: skip
+
+    model: str = Field(description="`codemm`, or `codemm:NAME` for an adapter (see GET /v1/models)")
+    messages: list[ChatMessage] = Field(min_length=1, description="The last user message is the question")
     stream: bool = False
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: Count | None = Field(default=None, description="Capped by the server's max_new_tokens")
+    max_completion_tokens: Count | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2, description="0 (greedy) or 0.01 to 2")
     top_p: float | None = Field(default=None, gt=0, le=1)
-    seed: int | None = None
-    n: int | None = Field(default=None, ge=1)
-    stream_options: dict[str, Any] | None = None
+    seed: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
+    n: int | None = Field(default=None, ge=1, le=1, description="codemm gives one answer per request")
+    presence_penalty: Penalty | None = Field(default=None, description="Accepted and ignored")
+    frequency_penalty: Penalty | None = Field(default=None, description="Accepted and ignored")
+    logprobs: bool | None = Field(default=None, description="Accepted and ignored")
+    top_logprobs: int | None = Field(default=None, ge=0, le=20, description="Accepted and ignored")
+    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = Field(
+        default=None, description="Accepted and ignored"
+    )
+    stream_options: StreamOptions | None = None
+
+    @field_validator("temperature")
+    @classmethod
+    def _not_vanishing(cls, value: float | None) -> float | None:
+        if value is not None and 0 < value < MIN_TEMPERATURE:
+            raise ValueError(f"must be 0 (greedy decoding) or at least {MIN_TEMPERATURE}")
+        return value
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
@@ -89,10 +133,14 @@ def parse_chat_request(body: bytes) -> ChatRequest:
         request = ChatRequest.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
-        raise ApiError(400, f"invalid request: {where}: {first.get('msg', 'invalid')}", "invalid_request") from None
-    if (request.n or 1) > 1:
-        raise ApiError(400, "n > 1 is not supported: codemm gives one answer per request", "unsupported_parameter")
+        loc = first.get("loc", ())
+        where = ".".join(str(part) for part in loc) or "body"
+        param = str(loc[0]) if loc else None
+        if param == "n" and first.get("type") == "less_than_equal":
+            raise ApiError(400, "n > 1 is not supported: codemm gives one answer per request", "unsupported_parameter",
+                           param="n") from None  # fmt: skip
+        message = f"invalid request: {where}: {first.get('msg', 'invalid')}"
+        raise ApiError(400, message, "invalid_request", param=param) from None
     return request
 
 

@@ -9,6 +9,7 @@ then earlier conversation turns, newest first. What did not fit is reported, nev
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,13 +175,73 @@ def build_prompt(
         if not map_text:
             dropped.append("repo map")
 
-    history: list[Message] = []
-    for turn, message in enumerate(reversed(data.history)):
-        if fits(blocks, map_text, images, [message, *history]):
-            history.insert(0, message)
-        else:
-            dropped += [f"history turn {len(data.history) - t}" for t in range(turn, len(data.history))]
-            break
+    kept = fit_history(data.history, lambda turns: messages(blocks, map_text, images, turns), count_chat_tokens, budget)
+    history = data.history[len(data.history) - kept :] if kept else []
+    dropped += [f"history turn {n}" for n in range(len(data.history) - kept, 0, -1)]
 
     final = messages(blocks, map_text, images, history)
     return Prompt(final, count_chat_tokens(final), budget, included, dropped)
+
+
+def fit_history(
+    turns: list[Message], render: Callable[[list[Message]], list[Message]], count: Callable[[list[Message]], int],
+    budget: int,
+) -> int:  # fmt: skip
+    """How many of the newest ``turns`` fit: the largest k with ``count(render(turns[-k:])) <= budget``.
+
+    Counting the whole prompt once per turn made a 1001-turn request re-tokenize its prompt ~500
+    times (62 s). Here each turn is counted once, in groups of about sqrt(n) turns from the newest
+    (stopping where the budget runs out, so older turns that cannot fit are never counted), then
+    one at a time inside the group where it ran out. A chat template's wrapping of a message is
+    close to additive, so those sums predict the whole count; the prediction is then checked and
+    corrected against counts of the whole prompt (two when it was right, O(log n) at worst)."""
+    n = len(turns)
+    if n == 0:
+        return 0
+    probe: list[Message] = [{"role": "system", "content": "."}]
+    empty = count(probe)
+
+    def cost(group: list[Message]) -> int:
+        return count([*probe, *group]) - empty
+
+    room = budget - count(render([]))
+    size = max(1, math.isqrt(n))
+    guess = used = 0
+    while guess < n:
+        group = turns[max(0, n - guess - size) : n - guess]
+        spent = cost(group)
+        if used + spent <= room:
+            used, guess = used + spent, guess + len(group)
+            continue
+        for message in reversed(group):  # the group where the room runs out: one turn at a time
+            spent = cost([message])
+            if used + spent > room:
+                break
+            used, guess = used + spent, guess + 1
+        break
+
+    def fits(k: int) -> bool:
+        return count(render(turns[n - k :] if k else [])) <= budget
+
+    # Correct the guess (exact when the template is additive): gallop to bracket the answer, then bisect.
+    if fits(guess):
+        low, step = guess, 1  # fits(low) holds
+        high = n + 1
+        while low + step <= n:
+            if fits(low + step):
+                low, step = low + step, step * 2
+            else:
+                high = low + step
+                break
+    else:
+        high, step = guess, 1  # fits(high) fails
+        low = 0
+        while high - step > 0:
+            if fits(high - step):
+                low = high - step
+                break
+            high, step = high - step, step * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low

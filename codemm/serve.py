@@ -6,7 +6,7 @@ then the model's text, with the checked citations in an extra ``citations`` fiel
 
 Flow control, in the order a request meets it, and why each part exists:
 - ``Guard`` and ``BodyLimit`` (codemm.http_guards): the API key, the Host check, the body size.
-- ``Gate``: ``slots`` generations at once (1 for an in-process engine: one model, one forward pass
+- ``Gate`` (codemm.serve_gate): ``slots`` generations at once (1 for an in-process engine: one model, one forward pass
   at a time) and at most ``queue`` requests waiting for a slot. Beyond that a request is refused at
   once with 429 and Retry-After: an unbounded queue only turns overload into timeouts and memory.
 - A worker thread per generation: a ``TokenStream`` blocks between pieces, so it is never iterated
@@ -56,12 +56,22 @@ from codemm.openai_wire import (
     read_conversation,
     usage,
 )
+from codemm.openapi_doc import CHAT_DOC, HEALTH_DOC, MODEL_DOC, MODELS_DOC, document
+from codemm.serve_gate import Gate, Ticket
 from codemm.session import AskSession
 
 log = logging.getLogger("codemm.serve")
 
 POLL_S = 0.25
 """How often a waiting request looks whether its client is still there."""
+
+
+BODY_ROOM = 2**20
+"""What a request with an image at the size limit may still carry besides it (text, history)."""
+
+
+def base64_size(size: int) -> int:
+    return (size + 2) // 3 * 4
 
 
 @dataclass
@@ -77,8 +87,12 @@ class ServeConfig:
     timeout_s: float = 300.0
     """Per request, from its arrival (queueing included) to its last piece."""
     max_body_bytes: int = 8 * 2**20
-    max_image_bytes: int = 6 * 2**20
-    """Per decoded image_url (pixel counts and formats are checked by codemm.vision.images)."""
+    max_image_bytes: int = 5 * 2**20
+    """Per decoded image_url (pixel counts and formats are checked by codemm.vision.images). Its
+    base64 (4/3 as large) must fit in the body with room for the rest of the request."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web pages (``https://app.example``) that may call the server from a browser; any other Origin
+    but the server's own loopback one gets 403."""
     refresh_s: float = 2.0
     """At most one index refresh per this many seconds: edits show up without a walk per request."""
 
@@ -91,6 +105,11 @@ class ServeConfig:
             raise BadInputError("--timeout must be more than 0 seconds")
         if self.max_body_bytes < 1 or self.max_image_bytes < 1 or self.refresh_s < 0:
             raise BadInputError("serve limits must be positive")
+        if base64_size(self.max_image_bytes) + BODY_ROOM > self.max_body_bytes:
+            raise BadInputError(
+                f"an image of {self.max_image_bytes / 2**20:g} MiB is {base64_size(self.max_image_bytes) / 2**20:.1f} "
+                f"MiB as base64, over the {self.max_body_bytes / 2**20:g} MiB body limit: lower the image limit"
+            )
 
 
 def read_api_key(env_var: str | None) -> str | None:
@@ -113,56 +132,6 @@ def check_bind(host: str, api_key: str | None) -> None:
             f"--host {host} is reachable from other machines: set a key with --api-key-env VAR "
             "(VAR holds the key clients send as Bearer), or bind to 127.0.0.1"
         )
-
-
-# -- the event-loop side: admission -----------------------------------------------------------
-
-
-class Gate:
-    """``slots`` holders at once, ``queue`` more waiting, the rest refused. Used only on the event
-    loop, so its counters need no lock."""
-
-    def __init__(self, slots: int, queue: int) -> None:
-        self.slots, self.queue = slots, queue
-        self._free = asyncio.Semaphore(slots)
-        self.admitted = 0
-        self.running = 0
-        self.mean_s = 5.0
-        """Recent generation time (an exponential average): what Retry-After is made of."""
-
-    def admit(self) -> Ticket | None:
-        if self.admitted >= self.slots + self.queue:
-            return None
-        self.admitted += 1
-        return Ticket(self)
-
-    def retry_after(self) -> int:
-        rounds = (self.admitted - self.running) / self.slots + 1
-        return max(1, min(60, round(self.mean_s * rounds)))
-
-
-class Ticket:
-    """One admitted request: waits for a slot, holds it, gives it back once (whatever happens)."""
-
-    def __init__(self, gate: Gate) -> None:
-        self.gate, self.holding, self.released = gate, False, False
-
-    async def acquire(self) -> None:
-        await self.gate._free.acquire()
-        self.holding = True
-        self.gate.running += 1
-
-    def release(self, seconds: float | None = None) -> None:
-        if self.released:
-            return
-        self.released = True
-        gate = self.gate
-        gate.admitted -= 1
-        if self.holding:
-            gate.running -= 1
-            gate._free.release()
-        if seconds is not None:
-            gate.mean_s = 0.8 * gate.mean_s + 0.2 * seconds
 
 
 class _ClientGone(Exception):
@@ -395,7 +364,7 @@ class Server:
                 raise as_api_error(value)
             completion = Completion(chat.model)
             if chat.stream:
-                include_usage = bool((chat.stream_options or {}).get("include_usage"))
+                include_usage = chat.stream_options is not None and chat.stream_options.include_usage
                 events = self._events(flight, completion, value, include_usage)
                 handed_off = True
                 return StreamingResponse(events, media_type="text/event-stream",
@@ -486,18 +455,22 @@ class Server:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def create_app(session: AskSession, config: ServeConfig | None = None) -> FastAPI:
-    """The HTTP app over ``session``: its repository index should be open (``set_repo``); its model
-    is loaded by the first request when it is not loaded yet. The caller keeps the session and
-    closes it after the server stops."""
+def create_app(session: AskSession, config: ServeConfig | None = None, repo: Path | None = None) -> FastAPI:
+    """The HTTP app over ``session``, whose model is loaded by the first request when it is not
+    loaded yet. ``repo`` (default: ``session.repo``) is the repository of the MCP tools at /mcp:
+    named here, so that /mcp does not depend on whether the caller opened the session's index
+    before or after building the app. The caller keeps the session and closes it after the server
+    stops."""
     from codemm.mcp_server import build_mcp_server
+    from codemm.tool_routes import add_tool_routes
     from codemm.tools import RepoTools
 
     config = config or ServeConfig()
     server = Server(session, config)
     # The MCP tools over the same repository. Their `ask` keeps its own session (and loads its own
     # model on first use): sharing this one would let an MCP client switch the adapter under /v1.
-    tools = RepoTools(session.repo, session.settings) if session.repo is not None else None
+    repo = repo if repo is not None else session.repo
+    tools = RepoTools(repo, session.settings) if repo is not None else None
     mcp = build_mcp_server(tools) if tools is not None else None
     # Stateless: each MCP request stands alone, so a restarted server or a second client needs no
     # session bookkeeping (the tools hold no per-client state).
@@ -514,8 +487,10 @@ def create_app(session: AskSession, config: ServeConfig | None = None) -> FastAP
         if tools is not None:
             tools.close()
 
-    app = FastAPI(title="codemm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)  # fmt: skip
+    # The schema at /openapi.json sits behind the same guards as the rest; no docs pages (they load
+    # scripts from a CDN).
+    app = FastAPI(title="codemm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    document(app, lambda: model_ids(server.adapters()))
     app.state.server = server
 
     @app.exception_handler(ApiError)
@@ -532,22 +507,22 @@ def create_app(session: AskSession, config: ServeConfig | None = None) -> FastAP
         error = as_api_error(exc)
         return JSONResponse(error.body(), error.status)
 
-    @app.get("/health")
+    @app.get("/health", **HEALTH_DOC)
     async def health() -> JSONResponse:
         status, body = server.health()
         return JSONResponse(body, status)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", **MODELS_DOC)
     async def models() -> dict[str, Any]:
         return model_list(server.adapters(), server.created)
 
-    @app.get("/v1/models/{model_id:path}")
+    @app.get("/v1/models/{model_id:path}", **MODEL_DOC)
     async def model(model_id: str) -> dict[str, Any]:
         if model_id not in model_ids(server.adapters()):
             adapter_of(model_id, server.adapters())  # raises the 404
         return model_object(model_id, server.created)
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", **CHAT_DOC)
     async def chat_completions(request: Request) -> Response:
         return await server.chat(request)
 
@@ -555,10 +530,12 @@ def create_app(session: AskSession, config: ServeConfig | None = None) -> FastAP
     # BodyLimit as /v1: its route joins this app's routes; its session manager runs in `lifespan`.
     if mcp_app is not None:
         app.router.routes.extend(mcp_app.routes)
+    if tools is not None:  # the same tools as plain HTTP: GET /v1/tools, POST /v1/tools/{name}
+        add_tool_routes(app, tools)
 
     # Added last = outermost: the key is checked before a body is read.
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
-    app.add_middleware(Guard, api_key=config.api_key)
+    app.add_middleware(Guard, api_key=config.api_key, allowed_origins=config.allowed_origins)
     return app
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from codemm import ask as pipeline
 from codemm.config import Settings
 from codemm.errors import BadInputError
-from codemm.models.seam import ChatModel, open_model
+from codemm.models.factory import open_model
+from codemm.models.seam import ChatModel
 from codemm.models.stream import GenerationSettings, Message, TokenStream
 from codemm.prompt import ImageText
 

@@ -8,6 +8,11 @@ returns a plain JSON-able dict; and raises a ``CodemmError`` with a one-line mes
 Calls are serialised by one lock: the MCP SDK runs each tool on a worker thread, and the index's
 SQLite connection, its refresh and the model must not be used by two calls at once. A search made
 while an ``ask`` generates therefore waits for the answer.
+
+Embeddings are built apart, on a background thread that takes the lock only to read the chunks and
+to commit each batch of vectors: a lexical tool (definitions, references, map, read) on a fresh
+repository answers as soon as the parse is done, not after the embedding build (minutes on a large
+repository). ``search_code`` ranks with the vectors ready so far and says how far they are.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from codemm import tool_text as text
 from codemm.config import Settings, load_settings
 from codemm.errors import BadInputError, CodemmError, error_from_oserror
+from codemm.registry import Arg, tool
 from codemm.repo.embeddings import EmbeddingConfig
 from codemm.repo.index import RepoIndex
 from codemm.repo.symbols import Reference, Symbol
@@ -32,6 +39,8 @@ MAX_HITS = 50
 MAX_MAP_TOKENS = 16_384
 MAX_REFERENCES = 200
 """More than this many uses of one name is a question for search_code, not a list to read."""
+MAX_LINE_CHARS = 300
+"""A reference's line as shown: enough for the call and its arguments."""
 CHARS_PER_TOKEN = 4
 """The repo map's token count when no model is loaded: loading one only to count would take
 seconds to minutes, and the budget is a size hint for the agent, not a context window."""
@@ -50,10 +59,20 @@ class RepoTools:
         self.session: AskSession | None = None
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._embedder: threading.Thread | None = None
+        self._embed_error = ""
+        """The last background embedding's failure (one line), reported by search_code."""
 
     # -- the tools ------------------------------------------------------------------------------
 
-    def search_code(self, query: str, k: int = 10) -> dict[str, Any]:
+    @tool("search_code", "Find the code that matches a description or names (BM25 + embeddings + symbols, fused); "
+          "use it first when you do not know where something lives.",
+          cli=None, cli_note="codemm search", chat="/search", render=text.hits)  # fmt: skip
+    def search_code(
+        self,
+        query: Annotated[str, Arg("What to look for, in words or identifiers.", positional=True)],
+        k: Annotated[int, Arg("How many hits.", ge=1, le=MAX_HITS, flag="-k")] = 10,
+    ) -> dict[str, Any]:
         """Fused retrieval (BM25, embeddings, symbol names) over the repository's chunks."""
         from codemm.repo.retrieve import retriever_for
 
@@ -64,9 +83,19 @@ class RepoTools:
         with self._lock:
             self._refresh(embed=True)
             hits = retriever_for(self.index, dense=self.embed).search(query, k=k)
-        return {"query": query, "hits": [{**hit.as_json(), "text": hit.text} for hit in hits]}
+            data: dict[str, Any] = {"query": query, "hits": [{**hit.as_json(), "text": hit.text} for hit in hits]}
+            if self.embed:
+                data.update(self._embedding_status())
+        return data
 
-    def repo_map(self, focus: str = "", tokens: int = 1024) -> dict[str, Any]:
+    @tool("repo_map", "An outline of the repository's most used classes and functions with their files; "
+          "use it to get oriented before reading code.",
+          cli=None, cli_note="codemm map", chat="/map", render=text.repo_map)  # fmt: skip
+    def repo_map(
+        self,
+        focus: Annotated[str, Arg("A question or names to rank around (empty: the whole repo).", positional=True)] = "",
+        tokens: Annotated[int, Arg("Size budget of the map, in tokens.", ge=1, le=MAX_MAP_TOKENS)] = 1024,
+    ) -> dict[str, Any]:
         """The most referenced definitions, ranked around ``focus``, within ``tokens``."""
         from codemm.repo.repomap import build_repo_map
 
@@ -79,7 +108,17 @@ class RepoTools:
         return {"text": repo_map.text, "tokens": repo_map.tokens, "counted_with": counted_with,
                 "shown": repo_map.shown, "total": repo_map.total}  # fmt: skip
 
-    def find_definition(self, symbol: str) -> dict[str, Any]:
+    @tool(
+        "find_definition",
+        "Where a function, class or method is defined (path:line, signature, docstring); "
+        "use it when you know the name.",
+        cli="definition",
+        chat="/def",
+        render=text.definitions,
+    )
+    def find_definition(
+        self, symbol: Annotated[str, Arg("A function, class or method name, or Class.method.", positional=True)]
+    ) -> dict[str, Any]:
         """Where ``symbol`` (a name, or ``Class.method``) is defined, from the index."""
         name, parent = _split_name(symbol)
         with self._lock:
@@ -88,7 +127,15 @@ class RepoTools:
         found.sort(key=lambda s: (s.path, s.start))
         return {"symbol": symbol, "definitions": [_definition_json(s) for s in found]}
 
-    def find_references(self, symbol: str) -> dict[str, Any]:
+    @tool("find_references", "Every place a name is used (path:line, the function it is used in, the line); "
+          "use it for 'who calls X' or before changing X.", cli="refs", chat="/refs",
+          render=text.references)  # fmt: skip
+    def find_references(
+        self,
+        symbol: Annotated[
+            str, Arg("The name whose uses to list (Class.method matches every .method).", positional=True)
+        ],
+    ) -> dict[str, Any]:
         """Every use of ``symbol``'s name (calls, imports, types), each with the definition it sits in.
         References are by name: ``Class.method`` finds every ``.method`` use."""
         name, _ = _split_name(symbol)
@@ -107,41 +154,81 @@ class RepoTools:
             data["note"] = f"only the first {MAX_REFERENCES} references are listed"
         return data
 
-    def read_range(self, path: str, start: int = 1, end: int | None = None) -> dict[str, Any]:
-        """Lines ``start``..``end`` of a file inside the repository (see ``codemm.repo.read``)."""
+    @tool(
+        "read_range",
+        "Read lines of a repository file (at most 400 lines and 64 KiB per call; the result says when it was cut); "
+        "use it to see the code around a path:line.",
+        cli="read",
+        chat="/read",
+        render=text.line_range,
+    )
+    def read_range(
+        self,
+        path: Annotated[str, Arg("File path relative to the repository root.", positional=True)],
+        start: Annotated[int, Arg("First line, 1-based.", ge=1)] = 1,
+        end: Annotated[int | None, Arg("Last line, inclusive (default: to the end).")] = None,
+    ) -> dict[str, Any]:
+        """Lines ``start``..``end`` of a file inside the repository (see ``codemm.repo.read``): at
+        most 400 lines and 64 KiB, each line at most 4 KiB; the result says what was cut."""
         from codemm.repo.read import read_range
 
         self._check_root()  # the disk is read directly: nothing in the index to refresh
         return read_range(self.root, path, start, end).as_json()
 
-    def read_screenshot(self, image: str) -> dict[str, Any]:
-        """OCR text (with layout) of a screenshot given as a repository path or base64 PNG/JPEG, and
-        the code locations it shows (traceback frames, path:line) checked against the index."""
-        from codemm.repo.read import repo_file
-        from codemm.vision.images import read_image_input
-        from codemm.vision.inline import INLINE_NAME, inline_image_file, is_inline
+    @tool("read_screenshot", "Read a screenshot of code or an error: its text (OCR, layout kept) and the path:line "
+          "locations it shows, checked against the repository; use it when the user shares a screenshot.",
+          cli="screenshot", chat="/screenshot", render=text.screenshot)  # fmt: skip
+    def read_screenshot(
+        self,
+        image: Annotated[
+            str,
+            Arg(
+                "A PNG/JPEG path inside the repository or in a folder the images_from setting allows "
+                "(Desktop, Downloads, Pictures, temp), or the image as base64.",
+                positional=True,
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """OCR text (with layout) of a screenshot given as a repository path, a path in a folder the
+        ``images_from`` setting allows (an image by content only), or base64 PNG/JPEG; and the code
+        locations it shows (traceback frames, path:line) checked against the index. Messages name
+        the image as the caller gave it, never where it resolved."""
+        import os
+
+        from codemm.repo.read import check_path, image_folders, screenshot_file, shown
+        from codemm.vision.images import check_image_content, read_image_input
+        from codemm.vision.inline import INLINE_NAME, MAX_INLINE_BYTES, inline_image_file, is_inline
         from codemm.vision.locations import locations_in_index
 
-        if is_inline(image):
+        if not isinstance(image, str) or "\0" in image:  # neither a path nor base64
+            check_path(image, "image")
+        # A bare word is base64 unless it names something in the repository (a file without suffix).
+        if is_inline(image) and not (len(image) <= 255 and os.path.lexists(self.root / image.strip())):
             with inline_image_file(image) as path:
-                try:
-                    read = read_image_input(path)
-                except BadInputError as exc:  # its temporary path means nothing to the caller
-                    message = str(exc).replace(f"image {path}", INLINE_NAME).replace(str(path), INLINE_NAME)
-                    raise BadInputError(message) from None
-            shown = "inline"
+                read = read_image_input(path, name=INLINE_NAME)
+            given = "inline"
         else:
             self._check_root()
-            read = read_image_input(repo_file(self.root, image))
-            shown = image
+            full, outside = screenshot_file(self.root, image, image_folders(self.settings.images_from))
+            given = shown(image)
+            if outside:  # the same bound as an inline image: a screenshot, not any file
+                check_image_content(full, given, MAX_INLINE_BYTES)
+            read = read_image_input(full, name=given)
         with self._lock:
             self._refresh(embed=False)
             locations = locations_in_index(read.text, self.index)
-        return {"image": shown, "width": read.width, "height": read.height, "read_by": read.source,
+        return {"image": given, "width": read.width, "height": read.height, "read_by": read.source,
                 "text": read.text, "locations": [loc.as_json() for loc in locations],
                 "notes": read.notes}  # fmt: skip
 
-    def ask(self, question: str, adapter: str | None = None) -> dict[str, Any]:
+    @tool("ask", "Ask codemm's local code model about the repository: an answer with checked path:line citations; "
+          "slow, so prefer the other tools for lookups.", cli=None, cli_note="codemm ask", chat=None, http=False,
+          render=text.answer)  # fmt: skip
+    def ask(
+        self,
+        question: Annotated[str, Arg("The question about the repository.", positional=True)],
+        adapter: Annotated[str | None, Arg("A LoRA adapter name from list_adapters (default: none).")] = None,
+    ) -> dict[str, Any]:
         """The whole ask pipeline: retrieval, the prompt, the model's answer and its checked
         citations (``AskResult.to_json()``). The model loads on the first call and is kept."""
         if not question.strip():
@@ -157,6 +244,14 @@ class RepoTools:
             answer = "".join(stream)
             return session.finish(answer, stream, prepared).to_json()
 
+    @tool(
+        "list_adapters",
+        "The LoRA adapters fine-tuned on in-house code that ask can use.",
+        cli=None,
+        cli_note="codemm adapters list",
+        chat="/adapters",
+        render=text.adapters,
+    )
     def list_adapters(self) -> dict[str, Any]:
         """The LoRA adapters in the store, which ``ask`` can use."""
         from codemm.adapters.store import list_adapters
@@ -168,8 +263,8 @@ class RepoTools:
     # -- life cycle -----------------------------------------------------------------------------
 
     def warm(self) -> None:
-        """Builds the index (embeddings included) ahead of the first call; a failure is left for
-        that call to report."""
+        """Builds the index ahead of the first call, and starts embedding it in the background; a
+        failure is left for that call to report."""
         try:
             with self._lock:
                 self._refresh(embed=True)
@@ -180,6 +275,9 @@ class RepoTools:
         """Stops a refresh in progress (at its next file or batch) rather than finishing it: an
         editor that closes the connection expects the process to go, not to embed a repo first."""
         self._closing.set()
+        embedder = self._embedder
+        if embedder is not None:  # it stops at its next batch of the model (a second or so)
+            embedder.join(timeout=60)
         with self._lock:
             if self.session is not None:
                 self.session.index = None  # the index is ours: closed once, below
@@ -194,13 +292,48 @@ class RepoTools:
             raise BadInputError(f"the repository {self.root} is gone (deleted or moved while codemm served it)")
 
     def _refresh(self, embed: bool) -> None:
+        """The lexical refresh (the caller holds the lock); with ``embed``, the chunks without a
+        vector are then embedded in the background (``_embed_in_background``)."""
         self._stop_when_closing("", 0, 0)  # closed while this call waited for the lock
         self._check_root()
         try:
-            self.index.refresh(embed=embed and self.embed, progress=self._stop_when_closing)
+            self.index.refresh(embed=False, progress=self._stop_when_closing)
         except OSError as exc:  # the tree changed under the walk, or the repository went away
             self._check_root()
             raise error_from_oserror(exc, f"indexing {self.root}") from None
+        if embed and self.embed and not (self._embedder is not None and self._embedder.is_alive()):
+            self._embedder = threading.Thread(target=self._embed_in_background, name="codemm-embed", daemon=True)
+            self._embedder.start()
+
+    def _embed_in_background(self) -> None:
+        """Embeds in committed batches, holding the lock only to read the chunks and to write each
+        batch; a call that edits files meanwhile gets its new chunks embedded by the next search."""
+        import sqlite3
+
+        try:
+            self.index.embed(progress=self._stop_when_closing, db_lock=self._lock)
+            self._embed_error = ""
+        except CodemmError as exc:
+            self._embed_error = "" if self._closing.is_set() else str(exc)
+        except (sqlite3.Error, OSError) as exc:  # the index closed or the disk failed under it
+            self._embed_error = "" if self._closing.is_set() else f"embedding failed: {exc}"
+
+    def _embedding_status(self) -> dict[str, Any]:
+        """How far the embeddings are, and a note when search_code ranked without some of them."""
+        from codemm.repo.embeddings import embedding_progress
+
+        error = self._embed_error
+        try:
+            ready, total = embedding_progress(self.index)
+        except CodemmError as exc:  # the embedding model cannot be opened: nothing is ready
+            ready, total, error = 0, self.index.stats().chunks, str(exc)
+        data: dict[str, Any] = {"embeddings": {"ready": ready, "total": total}}
+        if error:
+            data["note"] = f"semantic search is off: {error}"
+        elif ready < total:
+            data["note"] = (f"embeddings are being built ({ready} of {total} chunks): semantic matches cover those "
+                            "so far; names and words cover every file")  # fmt: skip
+        return data
 
     def _stop_when_closing(self, phase: str, done: int, total: int) -> None:
         if self._closing.is_set():  # the refresh rolls back its transaction; the next one redoes it
@@ -232,7 +365,8 @@ class RepoTools:
                 continue  # deleted since the refresh: the location still stands
             for ref in refs:
                 if ref.path == path and ref.line <= len(lines):
-                    texts[(path, ref.line)] = lines[ref.line - 1].strip()
+                    line = lines[ref.line - 1].strip()  # a minified line can be megabytes long
+                    texts[(path, ref.line)] = line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " …"
         return texts
 
 

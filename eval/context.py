@@ -85,7 +85,7 @@ class RunContext:
     def model(self, variant: Variant) -> ChatModel:
         """The model for a variant's quantization, with its adapter selected (loaded once). A server
         gets one client per adapter, so concurrent requests never race an adapter switch."""
-        from codemm.models.seam import open_model
+        from codemm.models.factory import open_model
 
         if variant.quant and self.settings.backend != "transformers":
             raise BadInputError(f"variant quant={variant.quant} needs the transformers backend")

@@ -33,7 +33,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], rep
 
     model = ScriptedModel(replies=replies)
     monkeypatch.setattr(codemm.session, "open_model", lambda settings, *a: model)
-    monkeypatch.setattr(cli, "_refresh_index", lambda root, embed=True, quiet=False: _index(root))
+    monkeypatch.setattr(cli.asking, "refresh_index", lambda root, embed=True, quiet=False: _index(root))
     monkeypatch.setattr(sys, "argv", ["codemm", *args])
     code = 0
     try:

@@ -184,7 +184,7 @@ def test_unknown_model_is_a_404_in_openai_error_json(serve: Serve) -> None:
 
 def test_codemm_openai_backend_talks_to_codemm_serve(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
     """A codemm talking to a codemm: the backend's probe reads /v1/models, then it streams, with a key."""
-    from codemm.models.seam import open_model
+    from codemm.models.factory import open_model
     from codemm.models.stream import GenerationSettings
 
     url = serve(FakeModel(), ServeConfig(api_key=KEY))

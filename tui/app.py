@@ -14,7 +14,6 @@ import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,162 +21,30 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message as TextualMessage
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Label, ListItem, ListView, Markdown, Static, TextArea
 
 from codemm.errors import CodemmError
 from codemm.session import AskSession
+from codemm.tui.commands import ToolCommands, chat_commands, tool_for
+from codemm.tui.edit_command import EditCommand
 from codemm.tui.history import ChatHistory, Conversation
+from codemm.tui.messages import (
+    AnswerDone,
+    AnswerFailed,
+    AnswerToken,
+    LoadFinished,
+    LoadProgress,
+    Turn,
+)
+from codemm.tui.widgets import ChunkScreen, HistoryScreen, PromptArea
 
-COMMANDS = {
-    "/image": "PATH  attach a screenshot or diagram",
-    "/repo": "PATH  switch repository",
-    "/adapter": "NAME|off  switch LoRA adapter",
-    "/model": "NAME  load another model",
-    "/edit": "REQUEST  change the code: edit, lint, test (test_cmd in codemm.toml), commit; Esc stops",
-    "/clear": "start a new conversation",
-    "/copy": "[FILE]  copy the last code block (clipboard, or FILE)",
-    "/save": "FILE  save the conversation as Markdown",
-    "/history": "open an earlier conversation",
-    "/help": "show keys and commands",
-}
 CODE_BLOCK = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
 SAVE_EVERY_S = 0.5
 RENDER_EVERY_S = 0.1
 
 
-class PromptArea(TextArea):
-    """Multi-line input: Enter sends, Ctrl+J / Alt+Enter insert a newline, Tab completes commands."""
-
-    class Submitted(TextualMessage):
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
-
-    async def _on_key(self, event: Any) -> None:
-        if event.key == "enter":
-            event.prevent_default()
-            event.stop()
-            text = self.text.strip()
-            if text:
-                self.post_message(self.Submitted(text))
-                self.clear()
-        elif event.key in ("ctrl+j", "alt+enter"):
-            event.prevent_default()
-            event.stop()
-            self.insert("\n")
-        elif event.key == "tab" and self.text.startswith("/") and " " not in self.text:
-            event.prevent_default()
-            event.stop()
-            matches = [c for c in COMMANDS if c.startswith(self.text)]
-            if len(matches) == 1:
-                self.text = matches[0] + " "
-                self.move_cursor(self.document.end)
-            elif matches:
-                self.app.notify("  ".join(matches), title="commands")
-        else:
-            await super()._on_key(event)
-
-
-class AnswerToken(TextualMessage):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-
-class AnswerDone(TextualMessage):
-    def __init__(self, result: Any, cancelled: bool) -> None:
-        super().__init__()
-        self.result = result
-        self.cancelled = cancelled
-
-
-class AnswerFailed(TextualMessage):
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
-
-
-class EditProgress(TextualMessage):
-    """A step of a running /edit: ("try", n), ("check", command), ("tried", EditTry)."""
-
-    def __init__(self, kind: str, data: Any) -> None:
-        super().__init__()
-        self.kind, self.data = kind, data
-
-
-class EditDone(TextualMessage):
-    def __init__(self, result: Any, error: str) -> None:
-        super().__init__()
-        self.result, self.error = result, error
-
-
-class LoadProgress(TextualMessage):
-    """A load step ended: its notice in the conversation says what happened."""
-
-    def __init__(self, notice: Static, text: str, error: str | None) -> None:
-        super().__init__()
-        self.notice, self.text, self.error = notice, text, error
-
-
-class LoadFinished(TextualMessage):
-    def __init__(self, notice: Static, model_error: str | None, repo_indexed: bool) -> None:
-        super().__init__()
-        self.notice, self.model_error, self.repo_indexed = notice, model_error, repo_indexed
-
-
-@dataclass
-class Turn:
-    """A question on its way to an answer. Its answer bubble is mounted (hidden) when the question is
-    sent, so answers stay under their questions however long they wait; the placeholder says why
-    there is no answer yet, and is replaced by the answer's first token or by why it never came."""
-
-    conversation: int
-    question: str
-    question_id: int
-    answer_id: int
-    widget: Markdown
-    placeholder: Static
-
-
-class ChunkScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "close")]
-
-    def __init__(self, title: str, text: str) -> None:
-        super().__init__()
-        self.title_text, self.text = title, text
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Label(self.title_text, classes="context-title")
-            yield Static(self.text)
-
-
-class HistoryScreen(ModalScreen[int | None]):
-    BINDINGS = [Binding("escape", "dismiss_none", "close")]
-
-    def __init__(self, history: ChatHistory) -> None:
-        super().__init__()
-        self.history = history
-
-    def compose(self) -> ComposeResult:
-        items = [
-            ListItem(Label(f"{c.title}  [{time.strftime('%Y-%m-%d %H:%M', time.localtime(c.updated))}]"), id=f"c{c.id}")
-            for c in self.history.conversations()
-        ]
-        yield Label("Conversations (Enter opens, Esc closes)", classes="context-title")
-        yield ListView(*items, id="conversations")
-
-    @on(ListView.Selected)
-    def _open(self, event: ListView.Selected) -> None:
-        self.dismiss(int(str(event.item.id)[1:]))
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
-
-
-class ChatApp(App[None]):
+class ChatApp(ToolCommands, EditCommand, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "codemm chat"
     BINDINGS = [
@@ -511,10 +378,14 @@ class ChatApp(App[None]):
     def _command(self, text: str) -> None:
         name, _, arg = text.partition(" ")
         arg = arg.strip()
-        if name not in COMMANDS:
+        commands = chat_commands()
+        tool = tool_for(name)
+        if name not in commands:
             self.notify(f"unknown command {name}; /help lists them", severity="warning")
+        elif tool is not None:
+            self.run_tool_command(tool, arg)
         elif name == "/help":
-            lines = [f"{c} {d}" for c, d in COMMANDS.items()]
+            lines = [f"{c} {d}" for c, d in commands.items()]
             self.push_screen(
                 ChunkScreen("Keys and commands", (__doc__ or "").split("\n\n")[1] + "\n\n" + "\n".join(lines))
             )
@@ -547,97 +418,6 @@ class ChatApp(App[None]):
                 self.notify("/model needs a model name, directory or .gguf", severity="warning")
             else:
                 self._start_load(arg, None)
-
-    # -- /edit: codemm.edit's loop in a worker; each try and its diff shown as it comes --------------
-
-    def _edit(self, request: str) -> None:
-        if not request:
-            self.notify("/edit needs a request: what to change", severity="warning")
-            return
-        if self.backend.repo is None:
-            self.notify("/edit needs a repository: /repo PATH", severity="warning")
-            return
-        if self.backend.model is None or self.loads:
-            self.notify("/edit needs a loaded model: wait for it, or /model NAME", severity="warning")
-            return
-        if self.turn is not None or self.queue or self.edit_cancel is not None:
-            self.notify("wait for the answer or edit in progress (Esc stops it)", severity="warning")
-            return
-        assert self.conversation is not None
-        self.history.add(self.conversation, "user", f"/edit {request}")
-        self._add_bubble("user", f"/edit {request}")
-        self.edit_text = ""
-        self.edit_widget = self._add_bubble("assistant", "editing…", partial=True)
-        self.edit_cancel = threading.Event()
-        self._update_status("editing… (Esc stops)")
-        self._run_edit(request, self.edit_cancel)
-
-    @work(thread=True, group="edit")
-    def _run_edit(self, request: str, cancel: threading.Event) -> None:
-        from codemm.ask import generation_settings
-        from codemm.config import load_settings
-        from codemm.edit import EditFailed, EditOptions, run_edit
-
-        try:
-            repo = self.backend.repo
-            assert repo is not None
-            # the repository's own codemm.toml says how to test it, read afresh for each /edit
-            settings = load_settings({}, cwd=repo)
-            generation = generation_settings(self.backend.settings)
-            options = EditOptions(request, test_cmd=settings.test_cmd, lint_cmd=settings.lint_cmd,
-                                  tries=settings.tries, generation=generation)  # fmt: skip
-
-            def notify(kind: str, data: Any) -> None:
-                self.post_message(EditProgress(kind, data))
-
-            index = getattr(self.backend, "index", None)
-            model = self.backend.model
-            assert model is not None  # /edit starts only with a loaded model
-            result = run_edit(model, repo, options, index=index, notify=notify, cancel=cancel)
-            self.post_message(EditDone(result, ""))
-        except EditFailed as exc:
-            self.post_message(EditDone(exc.result, str(exc)))
-        except CodemmError as exc:
-            self.post_message(EditDone(None, str(exc)))
-        except Exception as exc:  # a bug: keep the app alive and say what happened
-            self.post_message(EditDone(None, f"{type(exc).__name__}: {exc}"))
-
-    def _edit_show(self, text: str) -> None:
-        self.edit_text += text
-        if self.edit_widget is not None and self.edit_widget.is_attached:
-            self.edit_widget.update(self.edit_text)
-            self.edit_widget.scroll_visible(animate=False)
-
-    def on_edit_progress(self, message: EditProgress) -> None:
-        if message.kind == "try":
-            self._edit_show(f"**Try {message.data}**: asking the model…\n\n")
-        elif message.kind == "check":
-            self._edit_show(f"running `{message.data}`\n\n")
-        elif message.kind == "tried":
-            attempt = message.data
-            self._edit_show(f"Try {attempt.number}: {attempt.verdict()} ({attempt.seconds:.1f} s)\n\n")
-            if attempt.diff:
-                self._edit_show(f"```diff\n{attempt.diff}```\n\n")
-
-    def on_edit_done(self, message: EditDone) -> None:
-        result, error = message.result, message.error
-        if result is not None and not error:
-            done = f"committed `{result.commit[:10]}`" if result.commit else "written, not committed"
-            summary = f"**Done**: {', '.join(result.files)} {done} after {len(result.tries)} tries."
-            if result.note:
-                summary += f" ({result.note})"
-        else:
-            summary = f"**Not applied**: {error}"
-        self._edit_show(summary)
-        if self.edit_widget is not None:
-            self.edit_widget.remove_class("partial")
-        assert self.conversation is not None
-        self.history.add(self.conversation, "assistant", self.edit_text)
-        self.edit_cancel = None
-        self.edit_widget = None
-        self._update_status("edit stopped" if error.startswith("stopped") else "")
-        if error:
-            self.notify(error, severity="warning" if error.startswith("stopped") else "error", title="/edit")
 
     def _save(self, arg: str) -> None:
         if not arg:
@@ -785,4 +565,8 @@ def _attempt(step: Any) -> str | None:
 def run_chat(backend: AskSession, continue_last: bool = False, repo_given: bool = False) -> None:
     history = ChatHistory()
     conversation = history.last_conversation() if continue_last else None
-    ChatApp(backend, history, conversation, repo_given=repo_given).run()
+    app = ChatApp(backend, history, conversation, repo_given=repo_given)
+    try:
+        app.run()
+    finally:
+        app.close_repo_tools()

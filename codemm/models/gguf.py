@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from codemm.errors import CodemmError, ModelFormatError, error_from_oserror
 from codemm.files import write_text_atomic
+from codemm.models.load_lock import one_load_at_a_time
 from codemm.paths import cache_dir
 
 CONVERTED_MARKER = "codemm-source.json"
@@ -104,6 +105,7 @@ def converted_dir(sha256: str) -> Path:
     return cache_dir() / "models" / f"gguf-{sha256}"
 
 
+@one_load_at_a_time
 def convert_gguf(path: Path) -> Path:
     """Returns the cached safetensors checkpoint for ``path``, converting it on first use."""
     sha = file_sha256(path)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codemm.errors import BadInputError, CodemmError, ModelFormatError, error_from_oserror
+from codemm.models.load_lock import one_load_at_a_time
 from codemm.models.resolve import ResolvedModel, resolve
 
 
@@ -117,6 +118,7 @@ def device_map(device: str) -> Any:
     return {"": device}
 
 
+@one_load_at_a_time
 def load(spec: str | ResolvedModel, quant: str = "none", device: str = "auto", dtype: str = "auto") -> LoadedModel:
     """Resolves and loads a model for generation. Offline, safetensors only, no remote code."""
     quiet_libraries()
@@ -202,6 +204,7 @@ def count_parameters(model: Any) -> int:
     return total
 
 
+@one_load_at_a_time
 def load_tokenizer(spec: str) -> Any:
     """Only the tokenizer of a model: enough to measure token budgets without loading weights."""
     from transformers import AutoTokenizer

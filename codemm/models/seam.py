@@ -2,9 +2,9 @@
 
 A model is an interface, not a bundle of transformers objects (simonw/llm's ``Model``, evalplus's
 ``make_model``): a name, a context window, token counting, ``stream`` returning a ``TokenStream``,
-capability flags, and adapter selection. Engines are imported lazily, so `codemm ask` on the
-default backend never imports llama-cpp-python or the openai client, and a missing optional engine
-is a one-line error that says how to install it.
+capability flags, and adapter selection. This module only defines the interface; the engines
+implement it, and ``codemm/models/factory.py`` (``open_model``) picks and opens one, so the seam
+imports no engine and no engine imports the factory.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from codemm.config import Settings
 from codemm.models.stream import GenerationSettings, Message, TokenStream
 
 
@@ -77,18 +76,3 @@ class ChatModel(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def open_model(settings: Settings, quant: str | None = None) -> ChatModel:
-    """Loads (or connects to) the configured model on the configured backend."""
-    if settings.backend == "llamacpp":
-        from codemm.models.engine_llamacpp import LlamaCppModel
-
-        return LlamaCppModel.open(settings)
-    if settings.backend == "openai":
-        from codemm.models.engine_openai import OpenAIModel
-
-        return OpenAIModel.open(settings)
-    from codemm.models.engine_transformers import TransformersModel
-
-    return TransformersModel.open(settings, quant)

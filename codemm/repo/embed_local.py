@@ -20,12 +20,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codemm.errors import BadInputError, ModelFormatError, ModelNotFoundError
+from codemm.models.load_lock import one_load_at_a_time
 
 BATCH = 32
 DEFAULT_MAX_TOKENS = 512
@@ -162,6 +164,10 @@ class LocalEncoder:
         self._dimension = int(config.get("hidden_size") or 0) or None
         self.identity = identity or f"{self.name}@sha256:{content_hash(path)[:16]}"
         self._loaded: tuple[Any, Any] | None = None
+        # One model for every thread: the MCP tools embed the index in the background while a
+        # search embeds its query, and a fast tokenizer used by two threads at once fails
+        # ("Already borrowed"). Held per batch, so a query waits for at most one batch.
+        self._lock = threading.RLock()
 
     @staticmethod
     def _pooling_mode(config_path: Path) -> str:
@@ -180,6 +186,11 @@ class LocalEncoder:
         return self._dimension
 
     def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            return self._load_once()
+
+    @one_load_at_a_time
+    def _load_once(self) -> tuple[Any, Any]:
         if self._loaded is None:
             from transformers import AutoModel, AutoTokenizer
 
@@ -225,11 +236,12 @@ class LocalEncoder:
         out = []
         with torch.inference_mode():
             for lo in range(0, len(texts), BATCH):
-                batch = tokenizer([prefix + t for t in texts[lo : lo + BATCH]], padding=True, truncation=True,
-                                  max_length=self.max_tokens, return_tensors="pt")  # fmt: skip
-                hidden = model(**batch).last_hidden_state
-                pooled = self._pool(hidden, batch["attention_mask"])
-                out.append(torch.nn.functional.normalize(pooled.float(), dim=-1).numpy())
+                with self._lock:
+                    batch = tokenizer([prefix + t for t in texts[lo : lo + BATCH]], padding=True, truncation=True,
+                                      max_length=self.max_tokens, return_tensors="pt")  # fmt: skip
+                    hidden = model(**batch).last_hidden_state
+                    pooled = self._pool(hidden, batch["attention_mask"])
+                    out.append(torch.nn.functional.normalize(pooled.float(), dim=-1).numpy())
                 if progress:
                     progress(min(lo + BATCH, len(texts)), len(texts))
         vectors = np.concatenate(out).astype(np.float32)

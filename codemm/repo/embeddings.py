@@ -16,12 +16,22 @@ compared with cannot come from different models. The index's ``meta`` row ``embe
 the model that made its vectors (name, kind, identity, dimension).
 
 The file path is embedded with the text (as Tabby does): paths carry much of a chunk's meaning.
+
+Vectors are committed in batches (``COMMIT_BATCH`` chunks): a refresh killed while embedding loses
+at most the batch in progress, and the next refresh embeds only the chunks still without a vector.
+Each commit bumps the index's ``vectors`` meta row, so a searcher can take in the new vectors
+without rebuilding its lexical indexes.
+
+This module knows the index only through ``IndexStore`` (its database and embedding model): the
+index imports this module, never the other way round.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,12 +44,14 @@ from codemm.errors import BadInputError, CodemmError
 
 if TYPE_CHECKING:
     from codemm.config import Settings
-    from codemm.repo.index import RepoIndex
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 """The built-in model's name, also its identity in the index (as before models were configurable)."""
 OPENAI_PREFIX = "openai:"
 Progress = Callable[[int, int], None]
+COMMIT_BATCH = 256
+"""Chunks embedded per commit: what a kill can lose. At ~100 chunks/s (the built-in model, one
+core) a batch is a few seconds of work; a commit per batch costs a few milliseconds."""
 
 
 def model_dir() -> Path:
@@ -85,6 +97,16 @@ class EmbeddingConfig:
             api_key_env=settings.embedding_api_key_env or settings.api_key_env,
             timeout=settings.timeout,
         )
+
+
+class IndexStore(Protocol):
+    """What embedding needs of an index (``codemm.repo.index.RepoIndex``)."""
+
+    @property
+    def db(self) -> sqlite3.Connection: ...
+
+    @property
+    def embedding(self) -> EmbeddingConfig: ...
 
 
 class Encoder(Protocol):
@@ -143,7 +165,7 @@ def chunk_document(path: str, text: str) -> str:
     return f"{path}\n{text}"
 
 
-def _stored_dimension(index: RepoIndex, identity: str) -> int | None:
+def _stored_dimension(index: IndexStore, identity: str) -> int | None:
     row = index.db.execute("SELECT LENGTH(vector) FROM embeddings WHERE model = ? LIMIT 1", (identity,)).fetchone()
     return int(row[0]) // 4 if row else None
 
@@ -156,39 +178,70 @@ def _dimension_error(encoder: Encoder, got: int, stored: int) -> CodemmError:
     )
 
 
-def embed_missing(index: RepoIndex, progress: Progress | None = None) -> int:
+def embed_missing(
+    index: IndexStore, progress: Progress | None = None, db_lock: contextlib.AbstractContextManager[Any] | None = None
+) -> int:
     """Embeds, with the index's embedding model, the chunks that have no vector from it, and
     removes the vectors of any other model; returns how many chunks it embedded. Reports
-    ``progress(0, total)`` before the model loads (seconds), then after each batch."""
+    ``progress(0, total)`` before the model loads (seconds), then after each batch.
+
+    Commits every ``COMMIT_BATCH`` chunks. ``db_lock`` is held around each use of ``index.db``
+    and released while the model encodes, so other users of the same connection (the MCP tools'
+    lexical lookups) run between batches."""
+    guard = db_lock if db_lock is not None else contextlib.nullcontext()
     encoder = open_encoder(index.embedding)
-    rows = index.db.execute(
-        "SELECT DISTINCT c.sha, c.path, c.text FROM chunks c LEFT JOIN embeddings e "
-        "ON e.sha = c.sha AND e.model = ? WHERE e.sha IS NULL",
-        (encoder.identity,),
-    ).fetchall()
-    stored = _stored_dimension(index, encoder.identity)
-    vectors = np.zeros((0, stored or 0), dtype=np.float32)
-    if rows:
-        if progress:
-            progress(0, len(rows))
-        vectors = encoder.encode([chunk_document(path, text) for _, path, text in rows], progress)
+    with guard:
+        rows = index.db.execute(
+            "SELECT DISTINCT c.sha, c.path, c.text FROM chunks c LEFT JOIN embeddings e "
+            "ON e.sha = c.sha AND e.model = ? WHERE e.sha IS NULL ORDER BY c.id",
+            (encoder.identity,),
+        ).fetchall()
+        stored = _stored_dimension(index, encoder.identity)
+        with index.db:
+            removed = index.db.execute("DELETE FROM embeddings WHERE model != ?", (encoder.identity,)).rowcount
+            _write_record(index, encoder, stored or encoder.dimension, bump=bool(removed))
+    if rows and progress:
+        progress(0, len(rows))
+    done = 0
+    for lo in range(0, len(rows), COMMIT_BATCH):
+        batch = rows[lo : lo + COMMIT_BATCH]
+        step = (lambda n, _total, offset=done: progress(offset + n, len(rows))) if progress else None
+        vectors = encoder.encode([chunk_document(path, text) for _, path, text in batch], step)
         if stored is not None and vectors.shape[1] != stored:
             raise _dimension_error(encoder, vectors.shape[1], stored)
-    dimension = stored or (vectors.shape[1] if rows else encoder.dimension)
-    record = {"name": encoder.name, "kind": encoder.kind, "identity": encoder.identity, "dimension": dimension}
-    with index.db:
-        removed = index.db.execute("DELETE FROM embeddings WHERE model != ?", (encoder.identity,)).rowcount
-        index.db.executemany(
-            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-            [(sha, encoder.identity, vec.tobytes()) for (sha, _, _), vec in zip(rows, vectors, strict=True)],
-        )
-        index.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedding', ?)", (json.dumps(record),))
-        if rows or removed:  # searchers built on the old vectors (retriever_for) rebuild
-            index.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(time.time_ns()),))
+        stored = vectors.shape[1]
+        with guard, index.db:
+            # A chunk may have gone (a lexical refresh ran between batches): its vector is not kept.
+            index.db.executemany(
+                "INSERT OR REPLACE INTO embeddings SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM chunks WHERE sha = ?)",
+                [(sha, encoder.identity, vec.tobytes(), sha) for (sha, _, _), vec in zip(batch, vectors, strict=True)],
+            )
+            _write_record(index, encoder, stored, bump=True)
+        done += len(batch)
     return len(rows)
 
 
-def load_vectors(index: RepoIndex) -> dict[str, np.ndarray]:
+def _write_record(index: IndexStore, encoder: Encoder, dimension: int | None, bump: bool) -> None:
+    """The ``embedding`` meta row (the model that made the vectors) and, when the vectors changed,
+    a new ``vectors`` generation: searchers built on the old vectors (``retriever_for``) reload them."""
+    record = {"name": encoder.name, "kind": encoder.kind, "identity": encoder.identity, "dimension": dimension}
+    index.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedding', ?)", (json.dumps(record),))
+    if bump:
+        index.db.execute("INSERT OR REPLACE INTO meta VALUES ('vectors', ?)", (str(time.time_ns()),))
+
+
+def embedding_progress(index: IndexStore) -> tuple[int, int]:
+    """(chunks with a vector from the index's model, chunks), counted by distinct content."""
+    encoder = open_encoder(index.embedding)
+    total, ready = index.db.execute(
+        "SELECT COUNT(DISTINCT c.sha), COUNT(DISTINCT e.sha) FROM chunks c LEFT JOIN embeddings e "
+        "ON e.sha = c.sha AND e.model = ?",
+        (encoder.identity,),
+    ).fetchone()
+    return int(ready), int(total)
+
+
+def load_vectors(index: IndexStore) -> dict[str, np.ndarray]:
     """The vectors the index's embedding model made, by chunk sha (none from any other model)."""
     encoder = open_encoder(index.embedding)
     rows = index.db.execute("SELECT sha, vector FROM embeddings WHERE model = ?", (encoder.identity,))
@@ -205,7 +258,7 @@ def query_vector(config: EmbeddingConfig, query: str, dimension: int) -> np.ndar
     return vector
 
 
-def embedding_report(index: RepoIndex) -> dict[str, Any]:
+def embedding_report(index: IndexStore) -> dict[str, Any]:
     """What ``codemm index`` reports: the index's embedding model and how many vectors it made."""
     encoder = open_encoder(index.embedding)
     vectors = index.db.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", (encoder.identity,)).fetchone()[0]

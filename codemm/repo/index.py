@@ -3,11 +3,14 @@
 One database per repository root, at ``<cache>/index/<sha256(root)[:16]>/index.sqlite``. A file is
 re-parsed only when its size or mtime changed and its content hash differs.
 
-One refresh at a time per index: a refresh holds a file lock next to the database
-(``index.sqlite.lock``), so a second codemm indexing the same repo waits for the first and then
-finds the files parsed and the chunks embedded (each chunk is embedded once, not once per
-process). The lock is the operating system's, released when its holder exits, even by a crash.
-Writes still go in one IMMEDIATE transaction with WAL and a busy timeout, for readers.
+One refresh at a time per index: parsing holds a file lock next to the database
+(``index.sqlite.lock``) and embedding another (``index.sqlite.embed.lock``), so a second codemm
+indexing the same repo waits for the first and then finds the files parsed and the chunks embedded
+(each chunk is embedded once, not once per process). Two locks, so that a lexical refresh (the MCP
+tools' lookups) never waits for an embedding build. The locks are the operating system's, released
+when their holder exits, even by a crash. The parse's writes go in one IMMEDIATE transaction with
+WAL and a busy timeout, for readers; embeddings are committed in batches (see embeddings.py), so a
+kill while embedding loses at most one batch.
 
 Progress is reported per phase (``progress(phase, done, total)``): ``waiting`` for the lock,
 ``parsing`` files, ``embedding`` chunks, so a caller can label each and show its own ETA.
@@ -15,11 +18,13 @@ Progress is reported per phase (``progress(phase, done, total)``): ``waiting`` f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +151,24 @@ def _parse_all(files: list[SourceFile]) -> Iterator[Parsed | str]:
         yield from pool.imap(_parse_one, files, chunksize=max(1, len(files) // (cores * 8)))
 
 
+@contextlib.contextmanager
+def _file_lock(path: Path, progress: Progress | None) -> Iterator[None]:
+    """Holds the operating system's lock on ``path``, saying ``waiting`` when another has it."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if progress:
+            progress(WAITING, 0, 0)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def index_path(root: Path) -> Path:
     key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
     return cache_dir() / "index" / key / "index.sqlite"
@@ -215,6 +238,10 @@ class RepoIndex:
     def lock_path(self) -> Path:
         return self.db_path.with_name(self.db_path.name + ".lock")
 
+    @property
+    def embed_lock_path(self) -> Path:
+        return self.db_path.with_name(self.db_path.name + ".embed.lock")
+
     def refresh(
         self,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
@@ -223,22 +250,27 @@ class RepoIndex:
     ) -> IndexStats:
         """Brings the index up to date with the working tree; returns what it holds and what it did.
         Waits while another process refreshes the same index (see the module's docstring)."""
-        from filelock import FileLock, Timeout
-
         started = time.perf_counter()
-        lock = FileLock(self.lock_path)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if progress:
-                progress(WAITING, 0, 0)
-            lock.acquire()
-        try:
-            return self._refresh(max_file_bytes, embed, progress, started)
-        finally:
-            lock.release()
+        with _file_lock(self.lock_path, progress):
+            stats = self._refresh(max_file_bytes, progress)
+        if embed:
+            embed_started = time.perf_counter()
+            stats.embedded = self.embed(progress)
+            stats.embed_seconds = time.perf_counter() - embed_started
+        stats.seconds = time.perf_counter() - started
+        return stats
 
-    def _refresh(self, max_file_bytes: int, embed: bool, progress: Progress | None, started: float) -> IndexStats:
+    def embed(self, progress: Progress | None = None, db_lock: AbstractContextManager[Any] | None = None) -> int:
+        """Embeds the chunks that have no vector from the index's model, in committed batches;
+        returns how many it embedded. ``db_lock`` guards the connection between batches (see
+        ``embed_missing``). Waits while another process embeds this index."""
+        from codemm.repo.embeddings import embed_missing
+
+        on_batch = (lambda done, total: progress(EMBEDDING, done, total)) if progress else None
+        with _file_lock(self.embed_lock_path, progress):
+            return embed_missing(self, on_batch, db_lock)
+
+    def _refresh(self, max_file_bytes: int, progress: Progress | None) -> IndexStats:
         walked = walk_repo(self.root, max_file_bytes, sniff=False)  # the parse sniffs what it reads
         known = {row[0]: row[1:] for row in self.db.execute("SELECT path, sha, size, mtime_ns FROM files")}
         todo: list[SourceFile] = []
@@ -259,14 +291,6 @@ class RepoIndex:
         stats = self.stats()
         stats.parsed = parsed
         stats.parse_seconds = parse_s
-        if embed:
-            from codemm.repo.embeddings import embed_missing
-
-            embed_started = time.perf_counter()
-            on_batch = (lambda done, total: progress(EMBEDDING, done, total)) if progress else None
-            stats.embedded = embed_missing(self, on_batch)
-            stats.embed_seconds = time.perf_counter() - embed_started
-        stats.seconds = time.perf_counter() - started
         return stats
 
     def _write(
@@ -340,7 +364,15 @@ class RepoIndex:
         )
 
     def generation(self) -> str:
-        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        """Changes whenever the files, symbols or chunks do."""
+        return self._meta("generation")
+
+    def vectors_generation(self) -> str:
+        """Changes whenever embeddings are added or removed (each committed batch)."""
+        return self._meta("vectors")
+
+    def _meta(self, key: str) -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else ""
 
     def chunks(self) -> list[Chunk]:

@@ -1,6 +1,6 @@
 """Propagating a search's first hits over the file reference graph (personalised PageRank).
 
-The graph is the repo map's (repomap.py: a file that uses a name points at the files defining it,
+The graph is the repo map's (graph.py: a file that uses a name points at the files defining it,
 with aider's weights), built once per Retriever as a sparse matrix; each search then runs a few
 power iterations from its best files. A question answered by code the first hits call into (the
 hits are a caller or a test of it) can reach the answer this way.
@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from codemm.repo.graph import edge_multiplier, reference_counts
 from codemm.repo.symbols import Reference, Symbol
 
 RESTART = 0.5
@@ -23,8 +24,6 @@ ITERATIONS = 20
 class FileGraph:
     def __init__(self, symbols: list[Symbol], references: list[Reference], files: list[str]) -> None:
         from scipy.sparse import csr_matrix
-
-        from codemm.repo.repomap import edge_multiplier, reference_counts
 
         self.files = files
         self.position = {f: i for i, f in enumerate(files)}

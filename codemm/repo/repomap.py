@@ -11,28 +11,20 @@ weigh a tenth. Methods are shown indented under their class.
 
 from __future__ import annotations
 
-import builtins
 import math
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from codemm.repo.graph import edge_multiplier, reference_counts
 from codemm.repo.index import RepoIndex
 from codemm.repo.retrieve import symbol_scores
 from codemm.repo.symbols import Reference, Symbol
 
-# Names that mean one thing: snake_case or mixed case (getURL) of 8 characters or more, and any
-# capitalised name (a class or type: Session, Task), which short as it is names one definition.
-SPECIFIC = re.compile(
-    r"^(?:(?=.{8,})(?:[a-z0-9]+_[a-z0-9_]+|(?=.*[A-Z])[a-z][A-Za-z0-9]*)|[A-Z](?=[A-Z0-9]*[a-z])[A-Za-z0-9]*)$"
-)
 KIND_WEIGHT = {"constant": 0.1}
 """Module-level assignments are data, aliases and re-exports (``builtin_str = str``): a map of the
 code's structure shows its classes and functions first and constants after them."""
-PYTHON_BUILTINS = frozenset(dir(builtins))
-PYTHON_SUFFIXES = (".py", ".pyi")
 
 
 @dataclass
@@ -43,40 +35,6 @@ class RepoMap:
     """Definitions rendered."""
     total: int
     """Definitions ranked."""
-
-
-def edge_multiplier(name: str, definers: int, focus: set[str]) -> float:
-    """aider's weights: x10 specific or asked-about names, x0.1 private or everywhere-defined ones."""
-    mul = 1.0
-    if name in focus:
-        mul *= 10
-    if SPECIFIC.match(name):
-        mul *= 10
-    if name.startswith("_"):
-        mul *= 0.1
-    if definers > 5:
-        mul *= 0.1
-    return mul
-
-
-def reference_counts(
-    symbols: list[Symbol], references: list[Reference]
-) -> tuple[dict[str, set[str]], dict[str, Counter[str]]]:
-    """The edges of the reference graph: the files defining each name, and per defined name how
-    often each file uses it (builtin-looking uses of an imported name left out). The repo map and
-    search's graph propagation (propagate.py) rank over the same graph."""
-    defines: dict[str, set[str]] = defaultdict(set)
-    for sym in symbols:
-        defines[sym.name].add(sym.path)
-    imports: dict[str, set[str]] = defaultdict(set)
-    for ref in references:
-        if ref.kind == "import":
-            imports[ref.name].add(ref.path)
-    referenced: dict[str, Counter[str]] = defaultdict(Counter)
-    for ref in references:
-        if ref.name in defines and not _builtin_use(ref, imports):
-            referenced[ref.name][ref.path] += 1
-    return defines, referenced
 
 
 def rank_definitions(
@@ -127,13 +85,6 @@ def rank_definitions(
         ranked.append((sym, score))
     ranked.sort(key=lambda pair: -pair[1])
     return ranked
-
-
-def _builtin_use(ref: Reference, imports: dict[str, set[str]]) -> bool:
-    """``str`` in a Python file is the builtin unless the file imports a ``str`` of the repo's
-    (requests' compat.py defines ``str = str``; crediting it with every annotation would put
-    compat.py at the centre of the graph)."""
-    return ref.name in PYTHON_BUILTINS and ref.path.endswith(PYTHON_SUFFIXES) and ref.path not in imports[ref.name]
 
 
 def render(ranked: list[tuple[Symbol, float]], n: int) -> str:

@@ -128,20 +128,28 @@ class Retriever:
         self._graph: FileGraph | None = None
         self.bm25, self.vocab = self._bm25(bm25s, self.chunks, lambda c: f"{c.path} {c.symbol} {c.text}")
         self.card_bm25, self.card_vocab = self._bm25(bm25s, self.cards, lambda c: c.text)
+        self.dense = dense
         self.matrix: np.ndarray | None = None
         self.card_matrix: np.ndarray | None = None
-        if dense and self.chunks:
-            from codemm.repo.embeddings import load_vectors
-
-            vectors = load_vectors(index)
-            if all(c.sha in vectors for c in self.chunks):
-                self.matrix = np.stack([vectors[c.sha] for c in self.chunks])
-            if self.cards and all(c.sha in vectors for c in self.cards):
-                self.card_matrix = np.stack([vectors[c.sha] for c in self.cards])
+        self._embedded: np.ndarray | None = None
+        self._card_embedded: np.ndarray | None = None
+        self.vectors = ""
+        if dense:
+            self.load_vectors(index)
         self._by_path: dict[str, list[int]] = defaultdict(list)
         for i, c in enumerate(self.chunks):
             self._by_path[c.path].append(i)
         self._query_vector: tuple[str, np.ndarray] | None = None
+
+    def load_vectors(self, index: RepoIndex) -> None:
+        """Takes in the index's vectors, as many as are ready: while embeddings are being built, a
+        chunk without a vector is left out of the dense rankings (the lexical ones still see it)."""
+        from codemm.repo.embeddings import load_vectors
+
+        self.vectors = index.vectors_generation()
+        vectors = load_vectors(index) if self.chunks else {}
+        self.matrix, self._embedded = _stack(vectors, self.chunks)
+        self.card_matrix, self._card_embedded = _stack(vectors, self.cards)
 
     @staticmethod
     def _bm25(bm25s: Any, chunks: list[Chunk], text: Callable[[Chunk], str]) -> tuple[Any, set[str]]:
@@ -167,10 +175,15 @@ class Retriever:
             self._query_vector = (query, query_vector(self.embedding, query, dimension))
         return self._query_vector[1]
 
-    def _dense_ranking(self, matrix: np.ndarray | None, query: str, k: int) -> list[tuple[int, float]]:
+    def _dense_ranking(
+        self, matrix: np.ndarray | None, embedded: np.ndarray | None, query: str, k: int
+    ) -> list[tuple[int, float]]:
         if matrix is None:
             return []
         sims = matrix @ self._query_embedding(query, matrix.shape[1])
+        if embedded is not None:  # rows of chunks still without a vector never rank
+            sims = np.where(embedded, sims, -np.inf)
+            k = min(k, int(embedded.sum()))
         top = np.argpartition(-sims, min(k, len(sims)) - 1)[:k] if len(sims) > k else np.arange(len(sims))
         return [(int(i), float(sims[i])) for i in sorted(top, key=lambda i: -sims[i])]
 
@@ -178,13 +191,13 @@ class Retriever:
         return self._bm25_ranking(self.bm25, self.vocab, len(self.chunks), query, k)
 
     def rank_dense(self, query: str, k: int) -> list[tuple[int, float]]:
-        return self._dense_ranking(self.matrix, query, k)
+        return self._dense_ranking(self.matrix, self._embedded, query, k)
 
     def rank_card_bm25(self, query: str, k: int) -> list[tuple[int, float]]:
         return self._bm25_ranking(self.card_bm25, self.card_vocab, len(self.cards), query, k)
 
     def rank_card_dense(self, query: str, k: int) -> list[tuple[int, float]]:
-        return self._dense_ranking(self.card_matrix, query, k)
+        return self._dense_ranking(self.card_matrix, self._card_embedded, query, k)
 
     def rank_symbols(self, query: str, k: int) -> list[tuple[int, float]]:
         scores = self.symbol_index.scores(query)
@@ -308,9 +321,10 @@ class Retriever:
         """The chunk to show for a file found only by its cards: the one closest to the question
         by embedding, else the one defining what the card's best-matching line names."""
         ids = self._by_path[path]
-        if self.matrix is not None:
-            sims = self.matrix[ids] @ self._query_embedding(query, self.matrix.shape[1])
-            return ids[int(np.argmax(sims))]
+        embedded = [i for i in ids if self._embedded is None or self._embedded[i]]
+        if self.matrix is not None and embedded:
+            sims = self.matrix[embedded] @ self._query_embedding(query, self.matrix.shape[1])
+            return embedded[int(np.argmax(sims))]
         if card is not None:
             line = _best_card_line(set(code_tokens(query)), self.cards[card].text).split(" ")
             name = line[1] if len(line) > 1 else ""
@@ -449,10 +463,26 @@ _CACHE: dict[str, Retriever] = {}
 
 
 def retriever_for(index: RepoIndex, dense: bool = True, options: RetrievalOptions | None = None) -> Retriever:
-    """A Retriever reused while the index generation is unchanged (chat asks many questions)."""
+    """A Retriever reused while the index generation is unchanged (chat asks many questions); new
+    vectors alone (a batch of an embedding build) are loaded into it, not a rebuild."""
     options = options or RetrievalOptions()
     key = f"{index.db_path}:{dense}:{index.embedding}:{options}"
     cached = _CACHE.get(key)
     if cached is None or cached.generation != index.generation():
         cached = _CACHE[key] = Retriever(index, dense, options)
+    elif dense and cached.vectors != index.vectors_generation():
+        cached.load_vectors(index)
     return cached
+
+
+def _stack(vectors: dict[str, np.ndarray], chunks: list[Chunk]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The chunks' vectors as rows (None: none has one yet) and which rows are real (None: all);
+    a row of zeros stands for a chunk not embedded yet."""
+    have = [c.sha in vectors for c in chunks]
+    if not any(have):
+        return None, None
+    if all(have):
+        return np.stack([vectors[c.sha] for c in chunks]), None
+    dimension = next(len(vectors[c.sha]) for c in chunks if c.sha in vectors)
+    empty = np.zeros(dimension, dtype=np.float32)
+    return np.stack([vectors.get(c.sha, empty) for c in chunks]), np.array(have)

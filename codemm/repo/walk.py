@@ -143,7 +143,10 @@ def walk_repo(root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, sniff: b
 
 
 def _link_reason(root: Path, path: Path) -> str:
-    target = path.resolve()
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling, or a loop (RuntimeError on Python 3.11, OSError later)
+        return "broken link"
     return "link inside repo" if target.is_relative_to(root) else "link outside repo"
 
 

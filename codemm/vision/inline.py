@@ -19,14 +19,24 @@ from codemm.errors import BadInputError
 MAX_INLINE_BYTES = 10 * 2**20
 """Screenshots are well under this; a larger string is a mistake or an attack."""
 MAGIC = {b"\x89PNG\r\n\x1a\n": ".png", b"\xff\xd8\xff": ".jpg"}
+MAX_PATH_CHARS = 4096
+"""PATH_MAX on Linux (as codemm.repo.read)."""
+BASE64_STARTS = ("iVBORw0KGgo", "/9j/")
+"""How base64 of a PNG (its 8-byte signature) and of a JPEG (FF D8 FF) begins."""
 INLINE_NAME = "the inline image"
 """How messages name an inline image (its temporary path means nothing to the caller)."""
 
 
 def is_inline(value: str) -> bool:
-    """True for base64 or a data: URL: an image path always has a suffix, and base64 has no dot."""
+    """True for a data: URL, base64 of a PNG or JPEG (their first bytes encode as fixed text), or a
+    bare word: an image path has a suffix or a folder, and base64 has no dot. Base64 has slashes
+    too, so a string longer than any path that has no dot is base64 as well."""
     value = value.strip()
-    return value.startswith("data:") or "." not in value
+    if value.startswith("data:") or value.startswith(BASE64_STARTS):
+        return True
+    if "." in value:
+        return False
+    return len(value) > MAX_PATH_CHARS or not any(mark in value for mark in "/\\")
 
 
 def decode_inline_image(value: str, max_bytes: int = MAX_INLINE_BYTES) -> tuple[bytes, str]:

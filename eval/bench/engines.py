@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from codemm.config import Settings
-from codemm.models.seam import open_model
+from codemm.models.factory import open_model
 from codemm.models.stream import GenerationSettings
 
 PROMPT = "Write a Python function that parses an ISO date string and returns a datetime.date, with a docstring."

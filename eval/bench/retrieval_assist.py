@@ -166,7 +166,7 @@ def main() -> None:
     args = parser.parse_args()
     from codemm.config import load_settings
     from codemm.errors import CodemmError
-    from codemm.models.seam import open_model
+    from codemm.models.factory import open_model
 
     try:
         settings = load_settings({"backend": args.backend, "api_base": args.api_base, "model": args.model})

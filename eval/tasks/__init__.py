@@ -5,14 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from codemm.errors import BadInputError
-from codemm.eval.tasks.base import Task
+from codemm.eval.tasks.base import TASKS, Task, register
 
-TASKS: dict[str, type[Task]] = {}
-
-
-def register(cls: type[Task]) -> type[Task]:
-    TASKS[cls.name] = cls
-    return cls
+__all__ = ["TASKS", "Task", "get_task", "register"]
 
 
 def get_task(name: str, **options: Any) -> Task:

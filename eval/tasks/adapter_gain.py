@@ -10,8 +10,7 @@ from typing import Any
 
 from codemm.errors import BadInputError
 from codemm.eval.context import RunContext, Variant
-from codemm.eval.tasks import register
-from codemm.eval.tasks.base import Task
+from codemm.eval.tasks.base import Task, register
 from codemm.eval.tasks.completion import defined_name, fenced
 
 CALLABLE = re.compile(r"([A-Za-z_]\w*)\s*[(<]")

@@ -1,4 +1,7 @@
-"""The contract between tasks and the runner."""
+"""The contract between tasks and the runner, and the registry tasks enter with ``@register``.
+
+The registry lives here, not in the package's ``__init__``: the package imports every built-in task
+to fill it, so a task importing ``register`` from the package would make an import circle."""
 
 from __future__ import annotations
 
@@ -36,3 +39,11 @@ class Task:
         """Suite-level figures beyond the per-variant means (e.g. a gain within one run), for the
         report: ``notes`` are lines of markdown; the rest goes to summary.json."""
         return {}
+
+
+TASKS: dict[str, type[Task]] = {}
+
+
+def register(cls: type[Task]) -> type[Task]:
+    TASKS[cls.name] = cls
+    return cls

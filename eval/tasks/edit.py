@@ -13,8 +13,7 @@ from typing import Any
 from codemm.eval.context import RunContext, Variant
 from codemm.eval.repotests import INSTALL_PYTEST, PYTEST_RAISES
 from codemm.eval.sandbox import SandboxLimits, SandboxResult, run_program, sandbox_python
-from codemm.eval.tasks import register
-from codemm.eval.tasks.base import Task
+from codemm.eval.tasks.base import Task, register
 
 SUITE = Path("eval/suites/edit/tasks")
 TRIES = 3

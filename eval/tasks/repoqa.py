@@ -6,8 +6,7 @@ from typing import Any
 
 from codemm.eval.context import RunContext, Variant
 from codemm.eval.repoqa import first_gold_rank, load_questions
-from codemm.eval.tasks import register
-from codemm.eval.tasks.base import Task
+from codemm.eval.tasks.base import Task, register
 from codemm.eval.tasks.completion import fenced
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from codemm.eval.context import RunContext, Variant
-from codemm.eval.tasks import register
-from codemm.eval.tasks.base import Task
+from codemm.eval.tasks.base import Task, register
 from codemm.eval.tasks.completion import fenced
 
 SHIPPED = Path("eval") / "suites" / "screenshots" / "items.jsonl"

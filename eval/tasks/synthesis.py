@@ -9,8 +9,7 @@ from typing import Any
 from codemm.eval.context import RunContext, Variant
 from codemm.eval.problems import Problem, humaneval_path, load_problems
 from codemm.eval.sandbox import run_python
-from codemm.eval.tasks import register
-from codemm.eval.tasks.base import Task
+from codemm.eval.tasks.base import Task, register
 
 SHIPPED = "suites/synthesis.jsonl"
 FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.S)

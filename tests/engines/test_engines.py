@@ -13,7 +13,7 @@ import pytest
 
 from codemm.config import Settings
 from codemm.errors import CodemmError, ModelFormatError, ModelServerError
-from codemm.models.seam import open_model
+from codemm.models.factory import open_model
 from codemm.models.stream import GenerationSettings
 from tests.engines.conftest import API_KEY, KEY_ENV, Server, start_server, stop_server
 

@@ -10,7 +10,8 @@ import pytest
 
 from codemm.config import Settings
 from codemm.errors import BadInputError, CodemmError
-from codemm.models.seam import Capabilities, open_model
+from codemm.models.factory import open_model
+from codemm.models.seam import Capabilities
 from codemm.models.stream import GenerationSettings
 from codemm.patch import EDIT_START_TOKENS, PatchError, require_edit_start
 from codemm.repo.index import RepoIndex

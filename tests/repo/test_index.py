@@ -12,7 +12,7 @@ import pytest
 
 from codemm.repo.index import EMBEDDING, PARSING, WAITING, RepoIndex
 from codemm.repo.repomap import build_repo_map, rank_definitions
-from codemm.repo.retrieve import Retriever
+from codemm.repo.retrieve import Retriever, retriever_for
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-repo"
 
@@ -124,6 +124,42 @@ def test_refresh_reports_its_phases_and_waits_for_a_running_refresh(tmp_path: Pa
         other.release()
         worker.join(30)
         assert done and not worker.is_alive()
+
+
+def test_embeddings_are_committed_in_batches_and_a_rerun_embeds_only_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codemm.repo import embeddings
+
+    monkeypatch.setattr(embeddings, "COMMIT_BATCH", 4)
+    repo = small_repo(tmp_path / "repo")
+    for n in range(10):  # distinct chunks, so the chunk count is the count of vectors to compute
+        (repo / "pkg" / f"shape{n}.py").write_text(f"def area_{n}(side):\n    return side * {n + 2}\n")
+
+    class Killed(Exception):
+        pass
+
+    def die_in_the_third_batch(phase: str, done: int, total: int) -> None:
+        if phase == EMBEDDING and done > 8:  # the third batch is encoded, not yet committed
+            raise Killed
+
+    with RepoIndex(repo) as index:
+        with pytest.raises(Killed):
+            index.refresh(progress=die_in_the_third_batch)
+        ready, total = embeddings.embedding_progress(index)
+        assert (ready, total) == (8, index.stats().chunks) and total > 12  # two batches kept, one lost
+        # A search meanwhile ranks by meaning only the chunks that have a vector.
+        searcher = retriever_for(index)
+        vectors = embeddings.load_vectors(index)
+        ranked = searcher.rank_dense("area of a shape", 50) + searcher.rank_card_dense("area of a shape", 50)
+        assert ranked and len(ranked) == sum(c.sha in vectors for c in searcher.chunks + searcher.cards)
+        assert all(searcher.chunks[i].sha in vectors for i, _ in searcher.rank_dense("area", 50))
+
+        again = index.refresh()
+        assert again.embedded == total - 8  # only what was not committed
+        assert embeddings.embedding_progress(index) == (total, total)
+        assert retriever_for(index).matrix is not None  # the searcher took in the new vectors
+        assert len(retriever_for(index).rank_dense("area", 50)) == len(retriever_for(index).chunks)
 
 
 def test_empty_and_binary_only_repos_index_to_zero_with_counted_skips(tmp_path: Path) -> None:

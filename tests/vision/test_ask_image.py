@@ -39,7 +39,7 @@ def test_traceback_screenshot_reaches_the_prompt_and_json(tiny_llama_long_dir: P
 def test_code_screenshot_text_steers_retrieval(tiny_llama_long_dir: Path) -> None:
     from codemm.ask import AskRequest, prepare
     from codemm.config import Settings
-    from codemm.models.seam import open_model
+    from codemm.models.factory import open_model
     from codemm.prompt import ImageText
     from codemm.repo.index import RepoIndex
 

@@ -1,0 +1,5 @@
+"""`python -m codemm.cli`."""
+
+from codemm.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""`codemm serve` started as a user starts it (the CLI in its own process), talked to by clients no one
+here wrote: the official MCP SDK's streamable-HTTP client at /mcp."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "sample-repo"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, tiny_llama_long_dir: Path) -> Iterator[str]:
+    """`python -m codemm.cli serve --repo examples/sample-repo --port P` (codemm's dirs in a temporary
+    home): its base URL once /health answers."""
+    home = tmp_path_factory.mktemp("serve-cli-home")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "CODEMM_CONFIG_DIR": str(home / "config"), "CODEMM_DATA_DIR": str(home / "data"),
+           "CODEMM_CACHE_DIR": str(home / "cache"), "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
+    log = (home / "serve.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "codemm.cli", "serve", "--repo", str(SAMPLE), "--port",
+                                str(port), "--model", str(tiny_llama_long_dir)], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, (home / "serve.log").read_text()
+            assert time.monotonic() < deadline, "codemm serve did not come up"
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def test_mcp_is_mounted_on_the_cli_server(served: str) -> None:
+    """initialize, tools/list and a tool call through the SDK's own streamable-HTTP client."""
+    import anyio
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def call() -> tuple[list[str], str]:
+        async with streamable_http_client(served + "/mcp") as streams, ClientSession(streams[0], streams[1]) as mcp:
+            await mcp.initialize()
+            names = [tool.name for tool in (await mcp.list_tools()).tools]
+            found = await mcp.call_tool("find_definition", {"symbol": "parse_due_date"})
+            assert not found.is_error, found.content
+            return names, json.dumps(found.structured_content)
+
+    names, found = anyio.run(call)
+    assert {"search_code", "find_definition", "read_range", "ask"} <= set(names)
+    assert "tasktracker/dates.py:10" in found
