@@ -85,3 +85,22 @@ def test_web_page_screenshot_leads_to_its_template(repo: Path, tmp_path: Path) -
     assert {m.text for m in found.matches if m.path == "templates/invoice.html"} >= {
         "Payment is due within thirty days"
     }
+
+
+@needs_ocr
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium")
+def test_read_screenshot_tool_returns_the_ui_matches(repo: Path, tmp_path: Path) -> None:
+    from codemm import tool_text
+    from codemm.config import Settings
+    from codemm.tools import RepoTools
+
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<h1>Invoice for ACME Ltd</h1><p>Payment is due within thirty days</p><button>Download receipt</button>"
+    )
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--window-size=800,400",
+                    f"--screenshot={repo / 'shot.png'}", page.as_uri()], check=True, capture_output=True, timeout=120)  # fmt: skip
+    tools = RepoTools(repo, settings=Settings(), embed=False)
+    result = tools.read_screenshot("shot.png")
+    assert result["ui_matches"]["files"][0]["path"] == "templates/invoice.html"
+    assert "templates/invoice.html" in tool_text.screenshot(result)

@@ -81,7 +81,7 @@ def test_ask_puts_the_code_behind_a_ui_screenshot_first(tiny_llama_long_dir: Pat
 
     from codemm.ask import AskRequest, prepare
     from codemm.config import Settings
-    from codemm.models.seam import open_model
+    from codemm.models.factory import open_model
     from codemm.prompt import ImageText
 
     root = tmp_path / "repo"
