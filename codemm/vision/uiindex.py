@@ -133,12 +133,18 @@ def resolve_messages(per_file: dict[str, list[UIString]]) -> dict[str, list[UISt
     if not messages:
         return per_file
     out = {}
+    used: set[str] = set()
     for path, strings in per_file.items():
         extra = []
         for s in strings:
             if s.kind != "message" and s.text in messages:
                 extra += [UIString(m.text, s.line, "message", m.key) for m in messages[s.text]]
+                used.add(s.text)
         out[path] = strings + extra
+    for path, strings in per_file.items():  # a used key's catalogue entry stays, behind the code showing it
+        demoted = [UIString(s.text, s.line, "catalogue", s.key) if s.kind == "message" and s.key in used else s
+                   for s in strings]  # fmt: skip
+        out[path] = demoted + out[path][len(strings) :]
     return out
 
 
@@ -147,28 +153,43 @@ _LOADED: dict[str, UITextIndex] = {}
 
 def ui_text_index(index: RepoIndex, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> UITextIndex:
     """The UI-text index of an opened, refreshed repository index: re-extracts only files whose
-    content is new, and is kept in memory for the index's current generation (chat and serve ask
-    again and again)."""
+    content is new, and is kept in memory while the index's generation and the UI files it does not
+    hold (``.tcss``, ``.po``: their size and mtime) stay the same (chat and serve ask again and again)."""
     key = str(index.db_path)
-    generation = index.generation()
+    extra = _extra_files(index, max_file_bytes)
+    generation = index.generation() + ":" + hashlib.sha256(repr(sorted(extra.items())).encode()).hexdigest()[:16]
     cached = _LOADED.get(key)
-    if cached is not None and cached.generation == generation and generation:
+    if cached is not None and cached.generation == generation and index.generation():
         return cached
-    files = list(index.db.execute("SELECT path, sha FROM files"))
-    for path, reason in index.skipped():
-        if reason == "unknown file type" and PurePosixPath(path).suffix.lower() in UI_SUFFIXES:
-            full = index.root / path
-            try:
-                if full.stat().st_size <= max_file_bytes:
-                    files.append((path, hashlib.sha256(full.read_bytes()).hexdigest()))
-            except OSError:
-                continue
-    files = [(p, sha) for p, sha in files if PurePosixPath(p).suffix.lower() in UI_SUFFIXES]
+    files = [(p, sha) for p, sha in index.db.execute("SELECT path, sha FROM files") if _shows_text(p)]
+    for path in extra:
+        try:
+            files.append((path, hashlib.sha256((index.root / path).read_bytes()).hexdigest()))
+        except OSError:
+            continue
     with closing(_cache(index)) as db:
         per_file = _load_or_extract(index, db, files)
     built = UITextIndex.from_strings(per_file, generation)
     _LOADED[key] = built
     return built
+
+
+def _shows_text(path: str) -> bool:
+    return PurePosixPath(path).suffix.lower() in UI_SUFFIXES
+
+
+def _extra_files(index: RepoIndex, max_file_bytes: int) -> dict[str, tuple[int, int]]:
+    """The UI files the walk skipped only for their type, with (size, mtime_ns)."""
+    found = {}
+    for path, reason in index.skipped():
+        if reason == "unknown file type" and _shows_text(path):
+            try:
+                stat = (index.root / path).stat()
+            except OSError:
+                continue
+            if stat.st_size <= max_file_bytes:
+                found[path] = (stat.st_size, stat.st_mtime_ns)
+    return found
 
 
 def _cache(index: RepoIndex) -> sqlite3.Connection:

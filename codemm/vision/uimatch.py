@@ -9,12 +9,17 @@
    out among the files that define the same text: "Cancel" in thirty files says little, "Save
    changes?" in one says much.
 3. Layout: the static frame that every screen of an app repeats (the first and last lines: header,
-   footer bindings; literals that are key bindings) weighs less than the content in between; texts
-   of one file matched in the same region (nearby lines: a dialog's title and body, a form) count
-   more together than scattered ones.
+   footer bindings) weighs less than the content in between (a key binding's own description is
+   not down-weighted: a pane's bindings in the footer tell which pane is open); texts of one file
+   matched in the same region (nearby lines: a dialog's title and body, a form) count more together
+   than scattered ones; with the image, text dimmed under a modal or the command palette, or an
+   inactive tab, counts less than the text drawn at full contrast (``weigh_contrast``).
+4. Files are ranked by their evidence, damped by how many texts they show (a pattern portfolio or a
+   long help text matches every screen a little). The weights were chosen on the dev split of
+   ``eval/suites/ui-screens`` (``python -m codemm.eval.bench.ui_screens``).
 
-``ui_matches(ocr, index)`` is the entry point for callers (ask, read_screenshot, serve); it takes an
-``OcrResult`` (boxes) or plain OCR text (lines, indentation as x).
+``ui_matches(ocr, index, image=None)`` is the entry point for callers (ask, read_screenshot, serve);
+it takes an ``OcrResult`` (boxes) or plain OCR text (lines, indentation as x).
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ MIN_SCORE = 86
 """rapidfuzz ``partial_ratio`` a match needs (OCR of rendered UIs is mostly exact)."""
 MAX_CANDIDATES = 300
 FRAME_WEIGHT = 0.6
-BINDING_WEIGHT = 1.0
-ID_WEIGHT = 0.3
+KIND_WEIGHTS = {"id": 0.3, "selector": 0.3, "catalogue": 0.5}
+"""Names (ids, classes, selectors) are seldom what a screen shows; a catalogue entry whose key the
+code uses counts behind that code."""
 REGION_BONUS = 0.5
 MIN_EMPHASIS = 0.2
 EMPHASIS_POWER = 2.0
@@ -197,7 +203,7 @@ def match_segments(found: list[Segment], ui: UITextIndex) -> UIMatches:
                 kind = next(s for s in text.sources if s.path == path).kind
                 weight = info * score / 100 / len(files)
                 weight *= (FRAME_WEIGHT if segment.frame else 1.0) * segment.emphasis
-                weight *= BINDING_WEIGHT if kind == "binding" else ID_WEIGHT if kind in ("id", "selector") else 1.0
+                weight *= KIND_WEIGHTS.get(kind, 1.0)
                 line = min(s.line for s in text.sources if s.path == path and s.kind == kind)
                 match = UIMatch(segment.text, text.shown, path, line, kind, weight, regions[number], segment.frame)
                 per_file[path].append((weight, match))

@@ -31,7 +31,7 @@ PLACEHOLDER = "\x00"
 """Where an f-string, template or ``{{ }}`` puts a value the index cannot know."""
 MAX_LINE_CHARS = 300
 
-KINDS = ("literal", "binding", "text", "attribute", "message", "id", "selector")
+KINDS = ("literal", "binding", "text", "attribute", "message", "catalogue", "id", "selector")
 
 PY_SUFFIXES = {".py", ".pyi"}
 JS_SUFFIXES = {".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx"}

@@ -131,3 +131,16 @@ def test_names_and_css_are_not_visible_text_and_run_together_words_still_match()
     )
     matched = match_segments(segments("Error 404\nDatabasenotfound"), ui)
     assert matched.files[0][0] == "views/table.py"
+
+
+def test_an_edited_stylesheet_or_catalogue_is_read_again(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "locales").mkdir(parents=True)
+    (root / "app.py").write_text('TITLE = _("Save changes?")\n')
+    (root / "locales" / "de.po").write_text('msgid "Save changes?"\nmsgstr "Speichern?"\n')
+    with RepoIndex(root, db_path=tmp_path / "idx" / "index.sqlite") as index:
+        index.refresh(embed=False)
+        assert ui_matches("Speichern?", index).top()[0].label == '"Speichern?" -> app.py:1'
+        (root / "locales" / "de.po").write_text('msgid "Save changes?"\nmsgstr "Alles sichern?"\n')
+        index.refresh(embed=False)  # nothing the repository index holds changed
+        assert ui_matches("Alles sichern?", index).top()[0].label == '"Alles sichern?" -> app.py:1'
