@@ -69,6 +69,8 @@ class PreparedAsk:
     """Definitions the question is about, straight from the index (see codemm.grounding)."""
     assist: dict[str, Any] = field(default_factory=dict)
     """The model-assisted retrieval steps that ran: rewrite text, and each step's cost."""
+    ui_matches: list[dict[str, Any]] = field(default_factory=list)
+    """The UI-text matches put first (text shown, path, line, score; see codemm.vision.uimatch)."""
 
 
 RELEVANT_SOURCES = frozenset({"bm25", "card_bm25", "symbols", "image"})
@@ -85,6 +87,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     hits: list[Hit] = []
     image_locations: list[str] = []
     verified: list[tuple[str, int]] = []
+    ui_found: list[dict[str, Any]] = []
     render_map = None
     facts: list[Fact] = []
     assist: dict[str, Any] = {}
@@ -106,7 +109,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
             hits = retriever_for(request.index).search(query, k=request.k)
         hits = [h for h in hits if is_relevant(h)]
         if request.images:
-            hits, image_locations, verified = _image_location_hits(request, hits)
+            hits, image_locations, verified, ui_found = _image_location_hits(request, hits)
         if not request.patch:
             facts = grounded_facts(request.index, request.question, hits)
         index = request.index
@@ -134,18 +137,24 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     prompt = build_prompt(data, model.count_tokens, model.context_window, max_new_tokens)
     context_match = request.index is None or bool(hits) or bool(request.images)
     elapsed = time.perf_counter() - started
-    return PreparedAsk(request, prompt, hits, context_match, elapsed, image_locations, verified, facts, assist)
+    return PreparedAsk(
+        request, prompt, hits, context_match, elapsed, image_locations, verified, facts, assist, ui_found
+    )
 
 
-def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit], list[str], list[tuple[str, int]]]:
-    """Puts the code a screenshot points at (traceback frames, path:line) first in the context, and
-    tells the model which locations those are."""
+def _image_location_hits(
+    request: AskRequest, hits: list[Hit]
+) -> tuple[list[Hit], list[str], list[tuple[str, int]], list[dict[str, Any]]]:
+    """Puts the code a screenshot points at (traceback frames, path:line; for a UI without them, the
+    files that define its visible text) first in the context, and tells the model which those are."""
     from codemm.vision.locations import locations_in_index
+    from codemm.vision.uimatch import ui_matches
 
     assert request.index is not None
     located: list[Hit] = []
     labels: list[str] = []
     verified: list[tuple[str, int]] = []
+    ui_found: list[dict[str, Any]] = []
     for image in request.images:
         locations = locations_in_index(image.text, request.index)
         labels += [loc.label for loc in locations if loc.label not in labels]
@@ -153,14 +162,24 @@ def _image_location_hits(request: AskRequest, hits: list[Hit]) -> tuple[list[Hit
         if locations:  # a copy: the session's own image (chat keeps it across questions) stays as read
             found = "\n\nRepository locations in this image: " + ", ".join(loc.label for loc in locations)
             request.images[request.images.index(image)] = replace(image, text=image.text + found)
-        for loc in reversed(locations):  # innermost frame (where it raised) first
-            for chunk in request.index.chunks_at(loc.path, loc.line):
+        spots = [(loc.path, loc.line) for loc in reversed(locations)]  # innermost frame (where it raised) first
+        ui = ui_matches(image.ocr or image.text, request.index, image.screen).top() if not locations else []
+        if ui:  # an application's UI: the files that define its visible text, verified in the index
+            shown = [m.label for m in ui]
+            ui_found += [{"image": image.name, **m.as_json()} for m in ui]
+            labels += [label for label in shown if label not in labels]
+            verified += [(m.path, m.line) for m in ui if (m.path, m.line) not in verified]
+            found = "\n\nCode that shows this image's text: " + ", ".join(shown)
+            request.images[request.images.index(image)] = replace(image, text=image.text + found)
+            spots += [(m.path, m.line) for m in ui]
+        for path, line in spots:
+            for chunk in request.index.chunks_at(path, line):
                 if all((chunk.path, chunk.start) != (h.path, h.start) for h in located):
                     located.append(
                         Hit(chunk.path, chunk.start, chunk.end, 1.0, ["image"], chunk.kind, chunk.symbol, chunk.text)
                     )
     rest = [h for h in hits if all((h.path, h.start) != (x.path, x.start) for x in located)]
-    return located + rest, labels, verified
+    return located + rest, labels, verified, ui_found
 
 
 def image_note(prepared: PreparedAsk) -> str:
@@ -231,6 +250,7 @@ class AskResult:
             data["context_match"] = prepared.context_match
             data["context_tokens"] = {"used": prepared.prompt.tokens, "budget": prepared.prompt.budget}
             data["image_locations"] = prepared.image_locations
+            data["ui_matches"] = prepared.ui_matches
             data["facts"] = [fact.as_json() for fact in prepared.facts]
             data["timings"]["retrieval_s"] = round(prepared.retrieval_s, 3)
             if prepared.assist:

@@ -35,6 +35,10 @@ class ImageText:
     text: str
     pixels: Any = field(default=None, repr=False, compare=False)
     """The RGB image, kept only when the model takes pixels (vision or both image modes)."""
+    ocr: Any = field(default=None, repr=False, compare=False)
+    """The ``OcrResult`` (lines with boxes) when the reader kept it: UI matching places text with it."""
+    screen: Any = field(default=None, repr=False, compare=False)
+    """The RGB image for UI matching (dimmed text under a modal), whatever the model takes."""
 
 
 @dataclass

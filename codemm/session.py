@@ -106,7 +106,7 @@ class AskSession:
             )
         image = read_image_input(path, self.ocr, run_ocr=mode != "vision")
         pixels = image.pixels if mode != "ocr" else None
-        self.images.append(ImageText(image.path.name, image.text, pixels))
+        self.images.append(ImageText(image.path.name, image.text, pixels, ocr=image.ocr, screen=image.pixels))
         return image
 
     def request(self, question: str, history: list[Message] | None = None, patch: bool = False) -> pipeline.AskRequest:

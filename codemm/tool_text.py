@@ -57,6 +57,11 @@ def screenshot(result: Result) -> str:
     lines = [f"{result['image']} ({result['width']}x{result['height']}, read by {result['read_by']})", result["text"]]
     for loc in result.get("locations", []):
         lines.append(f"{loc['label']}  {'verified' if loc['verified'] else 'not verified: ' + loc.get('reason', '')}")
+    ui = result.get("ui_matches") or {}
+    if ui.get("files"):
+        ranked = ", ".join(f"{f['path']} ({f['score']})" for f in ui["files"][:5])
+        lines.append(f"UI text shown is defined in: {ranked}")
+        lines += [f'  "{m["text"]}" -> {m["path"]}:{m["line"]}' for m in ui["matches"][:5]]
     lines += [f"note: {note}" for note in result.get("notes", [])]
     return "\n".join(lines)
 

@@ -204,8 +204,10 @@ class RepoTools:
         ],
     ) -> dict[str, Any]:
         """OCR text (with layout) of a screenshot given as a repository path, a path in a folder the
-        ``images_from`` setting allows (an image by content only), or base64 PNG/JPEG; and the code
-        locations it shows (traceback frames, path:line) checked against the index. Messages name
+        ``images_from`` setting allows (an image by content only), or base64 PNG/JPEG; the code
+        locations it shows (traceback frames, path:line) checked against the index; and, for an
+        application's UI, the files that define its visible text (``ui_matches``: files ranked, each
+        match's text, path:line and score). Messages name
         the image as the caller gave it, never where it resolved."""
         import os
 
@@ -213,6 +215,7 @@ class RepoTools:
         from codemm.vision.images import check_image_content, read_image_input
         from codemm.vision.inline import INLINE_NAME, MAX_INLINE_BYTES, inline_image_file, is_inline
         from codemm.vision.locations import locations_in_index
+        from codemm.vision.uimatch import ui_matches
 
         if not isinstance(image, str) or "\0" in image:  # neither a path nor base64
             check_path(image, "image")
@@ -231,9 +234,10 @@ class RepoTools:
         with self._lock:
             self._refresh(embed=False)
             locations = locations_in_index(read.text, self.index)
+            ui = ui_matches(read.ocr or read.text, self.index, read.pixels)
         return {"image": given, "width": read.width, "height": read.height, "read_by": read.source,
                 "text": read.text, "locations": [loc.as_json() for loc in locations],
-                "notes": read.notes}  # fmt: skip
+                "ui_matches": ui.as_json(), "notes": read.notes}  # fmt: skip
 
     @tool("ask", "Ask codemm's local code model about the repository: an answer with checked path:line citations; "
           "slow, so prefer the other tools for lookups.", cli=None, cli_note="codemm ask", chat=None, http=False,

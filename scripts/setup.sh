@@ -34,5 +34,14 @@ if ! command -v tesseract >/dev/null; then
     echo "codemm: for better OCR of screenshots install tesseract: sudo apt-get install tesseract-ocr"
   fi
 fi
+# Screenshot suites and tests render real UIs: Textual's SVG screenshots to PNG (rsvg-convert, from
+# librsvg2-bin) and web pages (headless chromium). Same rule as tesseract: best effort, as root only.
+if ! command -v rsvg-convert >/dev/null || ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq librsvg2-bin chromium ||
+      { apt-get update -qq && apt-get install -y -qq librsvg2-bin chromium; }; } \
+      >/dev/null 2>&1 || echo "codemm: could not install librsvg2-bin/chromium; UI screenshot tests will skip"
+  fi
+fi
 echo "$want" > "$stamp"
 echo "codemm set up in $VENV"

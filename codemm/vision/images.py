@@ -127,6 +127,8 @@ class ImageInput:
     """The RGB image, for a vision-language model."""
     notes: list[str] = field(default_factory=list)
     """Lines for the user about how the text was read (the OCR engine codemm fell back to)."""
+    ocr: Any = None
+    """The ``OcrResult`` (lines with boxes): UI matching (codemm.vision.uimatch) places text with it."""
 
     def as_prompt(self) -> ImageText:
         return ImageText(self.path.name, self.text)
@@ -152,7 +154,7 @@ def read_image_input(
 
     result = ocr_image(loaded.image, ocr_backend)
     return ImageInput(
-        path, loaded.width, loaded.height, result.text, f"ocr:{result.backend}", loaded.image, result.notes
+        path, loaded.width, loaded.height, result.text, f"ocr:{result.backend}", loaded.image, result.notes, result
     )
 
 
