@@ -125,19 +125,33 @@ class RepoTools:
             self._refresh(embed=False)
             found = [s for s in self.index.symbols(name) if not parent or s.parent == parent]
         found.sort(key=lambda s: (s.path, s.start))
+        if not found and parent:  # httpx.get, pkg.mod.func, an inherited Client.build_request
+            from codemm.intel.tools import definitions_result
+
+            return {"symbol": symbol, "definitions": definitions_result(self, symbol)}
         return {"symbol": symbol, "definitions": [_definition_json(s) for s in found]}
 
-    @tool("find_references", "Every place a name is used (path:line, the function it is used in, the line); "
-          "use it for 'who calls X' or before changing X.", cli="refs", chat="/refs",
+    @tool("find_references", "Every use of a name or of the name at PATH:LINE[:COL] (path:line, the function it is "
+          "in, the line, its tier); use it for 'who calls X' or before changing X.", cli="refs", chat="/refs",
           render=text.references)  # fmt: skip
     def find_references(
         self,
         symbol: Annotated[
-            str, Arg("The name whose uses to list (Class.method matches every .method).", positional=True)
+            str,
+            Arg(
+                "A name (get, pkg.mod.func, Class.method) or a location PATH:LINE[:COL] whose uses to list.",
+                positional=True,
+            ),
         ],
     ) -> dict[str, Any]:
-        """Every use of ``symbol``'s name (calls, imports, types), each with the definition it sits in.
-        References are by name: ``Class.method`` finds every ``.method`` use."""
+        """The uses of what ``symbol`` names, resolved by codemm.intel (precise for Python, syntactic
+        for the other languages); a name it knows no definition of is matched by name (tier text)."""
+        from codemm.intel.tools import references_result
+
+        self._check_root()
+        resolved = references_result(self, symbol)
+        if resolved is not None:
+            return resolved
         name, _ = _split_name(symbol)
         with self._lock:
             self._refresh(embed=False)
@@ -400,4 +414,7 @@ def _enclosing(symbols: list[Symbol], line: int) -> Symbol | None:
 def _reference_json(ref: Reference, owner: Symbol | None, text: str) -> dict[str, Any]:
     inside = "" if owner is None else (f"{owner.parent}.{owner.name}" if owner.parent else owner.name)
     return {"path": ref.path, "line": ref.line, "location": f"{ref.path}:{ref.line}", "kind": ref.kind,
-            "in": inside, "text": text}  # fmt: skip
+            "in": inside, "text": text, "tier": "text"}  # fmt: skip
+
+
+import codemm.intel.tools  # noqa: E402, F401  (declares the navigation tools: goto, calls, hierarchy)

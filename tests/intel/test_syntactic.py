@@ -1,0 +1,46 @@
+"""The syntactic tier: receiver types and imports narrow a name's uses in TypeScript and Go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codemm.intel.navigator import Navigator
+from tests.intel.conftest import marked
+
+
+def lines(locations) -> set[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    return {(loc.path, loc.line) for loc in locations}
+
+
+def test_typescript_method_uses_follow_the_receiver_type(polyrepo: Path) -> None:
+    refs = Navigator(polyrepo).references("Alpha.get")
+    assert [g.definition.path for g in refs.groups] == ["web/a.ts"]
+    expected = set().union(*(marked(polyrepo, f"alpha-get:{k}") for k in ("this", "typed", "inherited")))
+    assert lines(refs.locations) == expected  # not Beta's, not the doc comment's
+    assert {loc.tier for loc in refs.locations} == {"syntactic"}
+
+
+def test_bare_shared_name_groups_by_owner(polyrepo: Path) -> None:
+    refs = Navigator(polyrepo).references("get")
+    by_path = {g.definition.path: lines(g.references) for g in refs.groups}
+    assert by_path["web/a.ts"] == set().union(
+        *(marked(polyrepo, f"alpha-get:{k}") for k in ("this", "typed", "inherited"))
+    )
+    assert not by_path["web/b.ts"] & by_path["web/a.ts"]
+
+
+def test_go_receiver_types(polyrepo: Path) -> None:
+    nav = Navigator(polyrepo)
+    refs = nav.references("Server.Handle")
+    assert lines(refs.locations) == marked(polyrepo, "server-handle:typed")
+    ((path, line),) = marked(polyrepo, "server-handle:typed")
+    (found,) = nav.goto(path, line)
+    assert found.tier == "syntactic" and found.text.startswith("func (s *Server) Handle")
+
+
+def test_typescript_goto_follows_the_declared_type(polyrepo: Path) -> None:
+    nav = Navigator(polyrepo)
+    ((path, line),) = marked(polyrepo, "alpha-get:typed")
+    assert [(f.path, f.tier) for f in nav.goto(path, line)] == [("web/a.ts", "syntactic")]
+    ((path, line),) = marked(polyrepo, "alpha-get:inherited")
+    assert [f.path for f in nav.goto(path, line)] == ["web/a.ts"]  # this.get inside a subclass of Alpha
