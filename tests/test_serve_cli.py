@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,9 +22,13 @@ SAMPLE = ROOT / "examples" / "sample-repo"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, tiny_llama_long_dir: Path) -> Iterator[str]:
-    """`python -m codemm.cli serve --repo examples/sample-repo --port P` (codemm's dirs in a temporary
-    home): its base URL once /health answers."""
+    """`python -m codemm.cli serve --repo REPO --port P` started from another directory (codemm's dirs in
+    a temporary home), REPO a copy of the sample whose codemm.toml caps answers at 3 tokens: its base
+    URL once /health answers."""
     home = tmp_path_factory.mktemp("serve-cli-home")
+    repo = home / "repo"
+    shutil.copytree(SAMPLE, repo)
+    (repo / "codemm.toml").write_text("max_new_tokens = 3\n")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -31,9 +36,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_llama_long_dir: Path) 
            "CODEMM_CACHE_DIR": str(home / "cache"), "HF_HUB_OFFLINE": "1",
            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
     log = (home / "serve.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "codemm.cli", "serve", "--repo", str(SAMPLE), "--port",
+    process = subprocess.Popen([sys.executable, "-m", "codemm.cli", "serve", "--repo", str(repo), "--port",
                                 str(port), "--model", str(tiny_llama_long_dir)], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
+                               stderr=subprocess.STDOUT, cwd=home)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -70,3 +75,11 @@ def test_mcp_is_mounted_on_the_cli_server(served: str) -> None:
     names, found = anyio.run(call)
     assert {"search_code", "find_definition", "read_range", "ask"} <= set(names)
     assert "tasktracker/dates.py:10" in found
+
+
+def test_the_served_repositorys_codemm_toml_applies_wherever_serve_starts(served: str) -> None:
+    """Issue 23 row 11: serve read codemm.toml from the current directory, not the served repository."""
+    body = {"model": "codemm", "messages": [{"role": "user", "content": "What does parse_due_date return?"}]}
+    answer = httpx.post(served + "/v1/chat/completions", json=body, timeout=120).json()
+    assert answer["usage"]["completion_tokens"] <= 3, answer
+    assert answer["choices"][0]["finish_reason"] == "length"
