@@ -348,3 +348,6 @@ def _reference_json(ref: Reference, owner: Symbol | None, text: str) -> dict[str
     inside = "" if owner is None else (f"{owner.parent}.{owner.name}" if owner.parent else owner.name)
     return {"path": ref.path, "line": ref.line, "location": f"{ref.path}:{ref.line}", "kind": ref.kind,
             "in": inside, "text": text}  # fmt: skip
+
+
+import codemm.diagram.tools  # noqa: E402, F401  (the diagram tool, declared beside its package)
