@@ -61,12 +61,15 @@ def compare(index: RepoIndex, diagram: DiagramSource, name: str, scope: str = ""
     classes = class_graph(repo)
     functions = {s.name: s for s in index.symbols() if s.kind in ("function", "method") and s.path in repo.language}
     report = DriftReport(name, diagram.format, notes=list(diagram.notes))
-    class_votes = sum(1 for label in diagram.labels.values() if _match(label, classes))
-    module_votes = sum(1 for label in diagram.labels.values() if _match(label, modules))
+    links = diagram.links
+    class_votes = sum(1 for node, label in diagram.labels.items() if _match(label, classes, links.get(node)))
+    module_votes = sum(1 for node, label in diagram.labels.items() if _match(label, modules, links.get(node)))
     code = classes if class_votes > module_votes else modules
+    other = modules if code is classes else classes
     matched: dict[str, str] = {}
     for node_id, label in diagram.labels.items():
-        found = _match(label, code) or _match(label, modules if code is classes else classes)
+        link = links.get(node_id)
+        found = _match(label, code, link) or _match(label, other, link)
         if found:
             matched[node_id] = found
             report.matched[label] = found
@@ -92,16 +95,24 @@ def compare(index: RepoIndex, diagram: DiagramSource, name: str, scope: str = ""
             report.findings.append(Finding("extra_edge", f"{a} -> {b} ({label}) is drawn; the code has no such edge",
                                            f"{_where(code, a)} (and {_where(code, b)})", a, b))  # fmt: skip
     shown = set(matched.values())
+    kinds = _kinds_of(code, {e.kind for e in diagram.edges})
     for (a, b), edges in sorted(code_edges.items()):
-        if a in shown and b in shown and (a, b) not in drawn and edges[0].kind in _kinds_of(code):
-            e = edges[0]
+        of_kind = [e for e in edges if e.kind in kinds]
+        if a in shown and b in shown and (a, b) not in drawn and of_kind:
+            e = of_kind[0]
             report.findings.append(Finding("missing_edge", f"{a} -> {b} ({e.kind}) is in the code, not in the diagram",
                                            e.location, a, b))  # fmt: skip
     return report
 
 
-def _kinds_of(graph: Graph) -> set[str]:
-    return {"imports"} if graph.kind == "modules" else {"inherits", "composes"}
+def _kinds_of(graph: Graph, drawn: set[str]) -> set[str]:
+    """The code edges a diagram is expected to show: a class diagram that draws only inheritance
+    is not missing its compositions."""
+    if graph.kind == "modules":
+        return {"imports"}
+    wanted = {"inherits"} if "inherits" in drawn else set()
+    wanted |= {"composes"} if drawn & {"composes", "uses", "imports"} else set()
+    return wanted or {"inherits", "composes"}
 
 
 def _where(graph: Graph, node: str) -> str:
@@ -109,11 +120,16 @@ def _where(graph: Graph, node: str) -> str:
     return found.location if found else node
 
 
-def _match(label: str, graph: Graph) -> str:
-    """The code node a diagram label names: its id, its path, or a unique short name."""
+def _match(label: str, graph: Graph, link: tuple[str, int] | None = None) -> str:
+    """The code node a diagram label names: with a link (``path#Lline``), the node of that name in
+    that file nearest the line; else its id, its path, or a unique short name."""
     label = label.strip().removesuffix("()")
     if not label:
         return ""
+    if link is not None:
+        path, line = link
+        here = [n for n in graph.nodes.values() if n.path == path and label in (n.id, n.label, n.id.rpartition(".")[2])]
+        return min(here, key=lambda n: abs(n.line - line)).id if here else ""
     if label in graph.nodes:
         return label
     dotted = label.replace("/", ".").removesuffix(".py").removesuffix(".__init__")

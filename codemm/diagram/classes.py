@@ -9,6 +9,7 @@ repository's classes (same file first, then a unique name), a base found nowhere
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class Scope:
     """name -> class id"""
     imported: dict[str, tuple[str, str]] = field(default_factory=dict)
     """name -> (module id, name in it; "" when the name is the module itself)"""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """``HTTPError = HTTPClientError`` at module level: name -> the name as written"""
 
 
 def class_graph(repo: Repo, target: str = "", depth: int = 0, members: bool = False,
@@ -110,6 +113,7 @@ def collect(repo: Repo) -> tuple[dict[str, ClassInfo], dict[str, Scope]]:
         scope = scopes.setdefault(module, Scope())
         if language == "python":
             _python_scope(repo, path, scope)
+            scope.aliases.update(_python_aliases_of_classes(root, source))
         for info in _classes(root, source, language, path, module):
             classes.setdefault(info.id, info)
             if info.id.count(".") == module.count(".") + 1:
@@ -162,6 +166,17 @@ def _python_aliases(repo: Repo, path: str) -> Iterator[tuple[str, str, str]]:
                     break
 
 
+def _python_aliases_of_classes(root: Any, source: bytes) -> Iterator[tuple[str, str]]:
+    for statement in root.named_children:
+        assign = statement.named_children[0] if statement.type == "expression_statement" else None
+        if assign is None or assign.type != "assignment":
+            continue
+        left, right = assign.child_by_field_name("left"), assign.child_by_field_name("right")
+        if left is not None and right is not None and left.type == "identifier" and right.type in (
+            "identifier", "attribute"):  # fmt: skip
+            yield _text(source, left), _text(source, right)
+
+
 def _classes(root: Any, source: bytes, language: str, path: str, module: str) -> Iterator[ClassInfo]:
     kinds = CLASS_NODES[language]
     stack: list[tuple[Any, str]] = [(root, "")]
@@ -180,7 +195,11 @@ def _classes(root: Any, source: bytes, language: str, path: str, module: str) ->
                 body = child.child_by_field_name("body")
                 if body is not None:
                     stack.append((body, qual))
-            elif child.type not in ("function_definition", "method_declaration", "function_declaration"):
+            elif child.type in ("function_definition", "method_declaration", "function_declaration"):
+                name_node = child.child_by_field_name("name")  # a class made inside a function: Outer.f.Cls
+                inner = _text(source, name_node) if name_node is not None else ""
+                stack.append((child, f"{outer}.{inner}" if outer else inner))
+            else:
                 stack.append((child, outer))
 
 
@@ -218,15 +237,40 @@ def _fill_python(info: ClassInfo, node: Any, source: bytes) -> None:
         if target is not None and target.type == "function_definition":
             name = _text(source, target.child_by_field_name("name"))
             info.members.append(f"{name}()")
+            params = _typed_parameters(target, source)
             for assign in _walk(target, {"assignment"}):
-                _python_part(info, assign, source, in_method=True)
+                _python_part(info, assign, source, in_method=True, params=params)
         elif statement.type == "expression_statement" and statement.named_children:
             first = statement.named_children[0]
             if first.type == "assignment":
                 _python_part(info, first, source, in_method=False)
 
 
-def _python_part(info: ClassInfo, assign: Any, source: bytes, in_method: bool) -> None:
+def _typed_parameters(function: Any, source: bytes) -> dict[str, Any]:
+    """A method's annotated parameters: name -> its type node (``self.x = x`` takes x's type)."""
+    found = {}
+    parameters = function.child_by_field_name("parameters")
+    for param in parameters.named_children if parameters is not None else []:
+        annotation = param.child_by_field_name("type")
+        if param.type in ("typed_parameter", "typed_default_parameter") and annotation is not None:
+            name = param.child_by_field_name("name") or next(
+                (c for c in param.named_children if c.type == "identifier"), None)  # fmt: skip
+            if name is not None:
+                found[_text(source, name)] = annotation
+    return found
+
+
+def _type_names(annotation: Any, source: bytes) -> Iterator[str]:
+    """The names in an annotation, those in quoted forward references included."""
+    for ref in _walk(annotation, {"identifier", "attribute", "string"}):
+        if ref.type == "string":
+            yield from re.findall(r"[A-Za-z_][\w.]*", _text(source, ref).strip("\"'"))
+        else:
+            yield _text(source, ref)
+
+
+def _python_part(info: ClassInfo, assign: Any, source: bytes, in_method: bool,
+                 params: dict[str, Any] | None = None) -> None:  # fmt: skip
     left = assign.child_by_field_name("left")
     if left is None:
         return
@@ -242,10 +286,11 @@ def _python_part(info: ClassInfo, assign: Any, source: bytes, in_method: bool) -
         info.members.append(attribute)
     annotation = assign.child_by_field_name("type")
     line = assign.start_point[0] + 1
-    if annotation is not None:
-        for ref in _walk(annotation, {"identifier", "attribute"}):
-            info.parts.append((_text(source, ref), line))
     right = assign.child_by_field_name("right")
+    if annotation is None and right is not None and right.type == "identifier" and params:
+        annotation = params.get(_text(source, right))
+    if annotation is not None:
+        info.parts += [(name, line) for name in _type_names(annotation, source)]
     if right is not None and right.type == "call":
         function = right.child_by_field_name("function")
         if function is not None and function.type in ("identifier", "attribute"):
@@ -256,6 +301,11 @@ def _resolve(written: str, info: ClassInfo, classes: dict[str, ClassInfo], scope
              by_name: dict[str, list[str]]) -> str:  # fmt: skip
     written = written.replace("::", ".").split("<")[0]
     if info.path.endswith((".py", ".pyi")):
+        enclosing = info.id.rpartition(".")[0]
+        while "." not in written and enclosing != info.module:  # a class beside it in a function or class
+            if f"{enclosing}.{written}" in classes and f"{enclosing}.{written}" != info.id:
+                return f"{enclosing}.{written}"
+            enclosing = enclosing.rpartition(".")[0]
         return _resolve_python(written, info.module, classes, scopes)
     name = written.rpartition(".")[2]
     same_file = [c for c in by_name.get(name, []) if classes[c].path == info.path and c != info.id]
@@ -265,13 +315,17 @@ def _resolve(written: str, info: ClassInfo, classes: dict[str, ClassInfo], scope
     return found[0] if len(found) == 1 else ""
 
 
-def _resolve_python(written: str, module: str, classes: dict[str, ClassInfo], scopes: dict[str, Scope]) -> str:
+def _resolve_python(
+    written: str, module: str, classes: dict[str, ClassInfo], scopes: dict[str, Scope], hops: int = 0
+) -> str:
     head, *rest = written.split(".")
     scope = scopes.get(module)
     if scope is None:
         return ""
     if not rest and head in scope.classes:
         return scope.classes[head]
+    if head in scope.aliases and scope.aliases[head] != written and hops < MAX_HOPS:
+        return _resolve_python(".".join([scope.aliases[head], *rest]), module, classes, scopes, hops + 1)
     if head not in scope.imported:
         return ""
     where, name = scope.imported[head]
@@ -286,6 +340,8 @@ def _resolve_python(written: str, module: str, classes: dict[str, ClassInfo], sc
         if candidate in classes:
             return candidate
         other = scopes.get(where)
+        if other is not None and chain[0] in other.aliases and hops < MAX_HOPS:
+            return _resolve_python(".".join([other.aliases[chain[0]], *chain[1:]]), where, classes, scopes, hops + 1)
         if other is None or chain[0] not in other.imported:
             return ""
         where, first = other.imported[chain[0]]

@@ -16,6 +16,7 @@ from codemm.errors import CodemmError
 
 FORMATS = ("mermaid", "dot", "svg", "png")
 RENDER_TIMEOUT_S = 120
+WIDE_NODES = 25
 CLASS_ARROWS = {"inherits": "--|>", "composes": "*--", "imports": "..>", "calls": "..>"}
 DOT_STYLE = {
     "inherits": 'arrowhead="empty"',
@@ -44,7 +45,8 @@ def to_mermaid(graph: Graph) -> str:
             lines.append("  end")
     cycle_edges = []
     for i, edge in enumerate(graph.edges):
-        lines.append(f"  {ids[edge.source]} --> {ids[edge.target]}")
+        count = f"|{edge.weight}|" if edge.weight > 1 else ""
+        lines.append(f"  {ids[edge.source]} -->{count} {ids[edge.target]}")
         if edge.in_cycle:
             cycle_edges.append(str(i))
     if cycle_edges:
@@ -75,14 +77,17 @@ def _mermaid_clicks(graph: Graph, ids: dict[str, str]) -> list[str]:
 def to_dot(graph: Graph) -> str:
     mark_cycles(graph)
     ids = _short_ids(graph)
-    lines = [f'digraph "{graph.kind}" {{', "  rankdir=LR;", '  node [shape=box, fontname="Helvetica", fontsize=11];']
+    # Many nodes: top to bottom, edges merged where they run together, so the picture stays near
+    # a page's proportions instead of one very long row.
+    layout = "rankdir=LR;" if len(graph.nodes) <= WIDE_NODES else "rankdir=TB; concentrate=true; ranksep=0.35;"
+    lines = [f'digraph "{graph.kind}" {{', f"  {layout}", '  node [shape=box, fontname="Helvetica", fontsize=11];']
     for n, (group, nodes) in enumerate(_groups(graph).items()):
         indent = "  "
         if group:
             lines.append(f'  subgraph cluster_{n} {{\n    label="{_quote(group)}";')
             indent = "    "
         for node in nodes:
-            attrs = [f'label="{_quote(_dot_label(node))}"']
+            attrs = [f'label="{_dot_label(node)}"']
             if node.kind == "external":
                 attrs.append("style=dashed")
             if node.path:
@@ -92,6 +97,8 @@ def to_dot(graph: Graph) -> str:
             lines.append("  }")
     for edge in graph.edges:
         attrs = [a for a in (DOT_STYLE[edge.kind], 'color="red"' if edge.in_cycle else "") if a]
+        if edge.weight > 1:
+            attrs += [f'label="{edge.weight}"', f"penwidth={min(1 + edge.weight / 10, 6):.1f}"]
         if edge.path:
             attrs.append(f'tooltip="{edge.location}"')
         lines.append(f"  {ids[edge.source]} -> {ids[edge.target]} [{', '.join(attrs)}];")
@@ -100,9 +107,10 @@ def to_dot(graph: Graph) -> str:
 
 
 def _dot_label(node: Node) -> str:
-    if not node.members:
-        return node.label
-    return node.label + "\\n" + "\\l".join(node.members) + "\\l"
+    """The label, and a class's members one per line (a package's modules stay in the JSON)."""
+    if not node.members or node.kind != "class":
+        return _quote(node.label)
+    return _quote(node.label) + "\\n" + "\\l".join(_quote(m) for m in node.members) + "\\l"
 
 
 def render(graph_or_dot: Graph | str, fmt: str) -> bytes:

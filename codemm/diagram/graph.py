@@ -7,6 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+EDGES_PER_NODE = 4
+"""A clustered diagram draws at most this many edges per node on average: past that it is a hairball."""
+
 
 @dataclass
 class Node:
@@ -41,6 +44,8 @@ class Edge:
     path: str = ""
     line: int = 0
     in_cycle: bool = False
+    weight: int = 1
+    """Clustered: how many edges between the two groups this one stands for."""
 
     @property
     def location(self) -> str:
@@ -58,16 +63,24 @@ class Graph:
     edges: list[Edge] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     clustered: bool = False
+    _seen: dict[tuple[str, str, str], Edge] = field(default_factory=dict, repr=False)
 
     def add_node(self, node: Node) -> Node:
         return self.nodes.setdefault(node.id, node)
 
-    def add_edge(self, edge: Edge) -> None:
-        """One edge per (source, target, kind): the first line that makes it is its evidence."""
+    def add_edge(self, edge: Edge, count: bool = False) -> None:
+        """One edge per (source, target, kind): the first line that makes it is its evidence;
+        ``count`` adds the others to its weight (a clustered diagram's edge stands for many)."""
         if edge.source == edge.target:
             return
-        if not any(e.source == edge.source and e.target == edge.target and e.kind == edge.kind for e in self.edges):
-            self.edges.append(edge)
+        if len(self._seen) != len(self.edges):  # edges were set directly (restrict, cluster)
+            self._seen = {(e.source, e.target, e.kind): e for e in self.edges}
+        key = (edge.source, edge.target, edge.kind)
+        if key in self._seen:
+            self._seen[key].weight += edge.weight if count else 0
+            return
+        self._seen[key] = edge
+        self.edges.append(edge)
 
     def edge_set(self) -> set[tuple[str, str]]:
         return {(e.source, e.target) for e in self.edges}
@@ -173,13 +186,32 @@ def cluster(graph: Graph, max_nodes: int) -> Graph:
             out.nodes[group].members = []
         out.nodes[group].members.append(node.id)
     for e in graph.edges:
-        out.add_edge(Edge(groups[e.source], groups[e.target], e.kind, e.path, e.line))
+        out.add_edge(Edge(groups[e.source], groups[e.target], e.kind, e.path, e.line), count=True)
+    _keep_strongest(out, max_nodes * EDGES_PER_NODE)
     for node in out.nodes.values():
         count = len(node.members)
         node.label = f"{node.id} ({count})" if count > 1 else node.id
         node.members = node.members if count <= 20 else [*node.members[:20], f"… {count - 20} more"]
     out.notes.append(f"{len(inside)} modules are over the limit of {max_nodes}: drawn by package")
     return out
+
+
+def _keep_strongest(graph: Graph, limit: int) -> None:
+    """Over ``limit`` edges between packages, each package keeps its strongest few (by how many
+    imports each stands for); the rest are counted in a note, never silently dropped."""
+    if len(graph.edges) <= limit:
+        return
+    per_node = max(1, limit // max(1, len(graph.nodes)))
+    ranked = sorted(graph.edges, key=lambda e: -e.weight)
+    kept: list[Edge] = []
+    count: dict[str, int] = defaultdict(int)
+    for e in ranked:
+        if count[e.source] < per_node or e.in_cycle:
+            kept.append(e)
+            count[e.source] += 1
+    graph.notes.append(f"{len(graph.edges) - len(kept)} weaker edges between packages are not drawn "
+                       f"(each package keeps its {per_node} strongest)")  # fmt: skip
+    graph.edges = kept
 
 
 def _package(node_id: str, kind: str) -> str:

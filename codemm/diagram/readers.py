@@ -36,6 +36,13 @@ class DiagramSource:
     """node id -> the line it is first written on"""
     edges: list[DiagramEdge] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    links: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """node id -> (path, line) its link points at (codemm's own diagrams link every node)"""
+
+    def link(self, node_id: str, href: str) -> None:
+        path, _, anchor = href.partition("#L")
+        if path and "://" not in path:
+            self.links[node_id.strip()] = (path, int(anchor) if anchor.isdigit() else 0)
 
     def node(self, node_id: str, label: str = "", line: int = 0) -> str:
         node_id = node_id.strip()
@@ -115,6 +122,9 @@ def _mermaid(text: str) -> DiagramSource:
     in_class = False
     for number, raw in enumerate(lines, 1):
         line = raw.split("%%")[0].strip().rstrip(";")
+        clicked = re.match(r'click\s+(\S+)\s+(?:href\s+)?"([^"]+)"', line)
+        if clicked:
+            out.link(clicked.group(1), clicked.group(2))
         if not line or line.startswith(MERMAID_SKIP):
             continue
         if kind == "classDiagram":
@@ -215,7 +225,10 @@ def _dot(text: str) -> DiagramSource:
         node = _DOT_NODE.match(statement)
         if node:
             label = re.search(r'label\s*=\s*("(?:[^"\\]|\\.)*"|[\w.]+)', node.group(2))
-            out.node(_unquote(node.group(1)), _unquote(label.group(1)) if label else "", number)
+            node_id = out.node(_unquote(node.group(1)), _unquote(label.group(1)) if label else "", number)
+            url = re.search(r'URL\s*=\s*"([^"]*)"', node.group(2))
+            if url:
+                out.link(node_id, url.group(1))
     return out
 
 
@@ -286,7 +299,10 @@ def _svg(text: str) -> DiagramSource:
         for g in nodes:
             title = _child_text(g, "title")
             label = " ".join(t for t in (_all_text(x) for x in g.iter() if x.tag.endswith("text")) if t)
-            out.node(title, label.split("  ")[0])
+            node_id = out.node(title, label.split("  ")[0])
+            href = next((v for x in g.iter() for k, v in x.attrib.items() if k.endswith("href")), "")
+            if href:
+                out.link(node_id, html.unescape(href))
         for g in groups:
             if g.get("class") == "edge":
                 a, _, b = html.unescape(_child_text(g, "title")).partition("->")

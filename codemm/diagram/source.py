@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from codemm.diagram.imports import Import, imports_of
 from codemm.diagram.resolve import ModuleTable
@@ -26,6 +26,9 @@ class Repo:
     @classmethod
     def from_index(cls, index: RepoIndex, scope: str = "") -> Repo:
         rows = index.db.execute("SELECT path, language FROM files").fetchall()
+        # The index skips empty files; an empty __init__.py still makes its folder a package.
+        empty = index.db.execute("SELECT path FROM skipped WHERE reason = 'empty'").fetchall()
+        rows += [(p, "python") for (p,) in empty if PurePosixPath(p).name == "__init__.py"]
         globs = [g.strip() for g in scope.split(",") if g.strip()]
         language = {p: lang for p, lang in rows if is_code(lang) and (not globs or _matches(p, globs))}
         if not language:
