@@ -84,7 +84,10 @@ def test_classes_inheritance_through_reexports_and_aliases_and_composition(index
     assert set(around.nodes) == {"shop.api.views.OrderView", "shop.api.views.Base", "shop.api.views.RefundView",
                                  "shop.models.Order"}  # fmt: skip
     other = draw(index, "classes", "", DiagramOptions(scope="web/*,java/*"))
-    assert edges(other) >= {("web.app.App", "web.base.Base"), ("java.com.acme.Circle.Circle", "java.com.acme.Shape.Shape")}
+    assert edges(other) >= {
+        ("web.app.App", "web.base.Base"),
+        ("java.com.acme.Circle.Circle", "java.com.acme.Shape.Shape"),
+    }
 
 
 def test_a_big_graph_is_drawn_by_package(tmp_path: Path) -> None:
