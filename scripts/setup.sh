@@ -34,5 +34,16 @@ if ! command -v tesseract >/dev/null; then
     echo "codemm: for better OCR of screenshots install tesseract: sudo apt-get install tesseract-ocr"
   fi
 fi
+# Diagrams: `codemm diagram --format svg|png` renders with Graphviz's dot (Mermaid and DOT text need
+# nothing). Installed here when we can; never a reason for setup to fail.
+if ! command -v dot >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq graphviz ||
+      { apt-get update -qq && apt-get install -y -qq graphviz; }; } \
+      >/dev/null 2>&1 || echo "codemm: could not install graphviz; diagrams render as Mermaid/DOT text only"
+  else
+    echo "codemm: to render diagrams as SVG/PNG install Graphviz: sudo apt-get install graphviz"
+  fi
+fi
 echo "$want" > "$stamp"
 echo "codemm set up in $VENV"
