@@ -12,6 +12,7 @@ from typing import Any
 from codemm.diagram.classes import class_graph
 from codemm.diagram.graph import Graph
 from codemm.diagram.modules import module_graph
+from codemm.diagram.picture import looks_like_code
 from codemm.diagram.readers import DiagramSource, read_diagram
 from codemm.diagram.source import Repo
 from codemm.repo.index import RepoIndex
@@ -76,7 +77,7 @@ def compare(index: RepoIndex, diagram: DiagramSource, name: str, scope: str = ""
         elif label in functions:
             sym = functions[label]
             report.matched[label] = f"{sym.path}:{sym.start}"
-        else:
+        elif diagram.format != "picture" or looks_like_code(label):  # OCR also reads titles and legends
             report.findings.append(Finding("missing_node", f"{label!r} is in the diagram, not in the code",
                                            f"{name}:{diagram.lines.get(node_id, 0)}", label))  # fmt: skip
     drawn: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -95,6 +96,8 @@ def compare(index: RepoIndex, diagram: DiagramSource, name: str, scope: str = ""
             report.findings.append(Finding("extra_edge", f"{a} -> {b} ({label}) is drawn; the code has no such edge",
                                            f"{_where(code, a)} (and {_where(code, b)})", a, b))  # fmt: skip
     shown = set(matched.values())
+    if diagram.format == "picture":  # its edges were not read: none can be missing
+        return report
     kinds = _kinds_of(code, {e.kind for e in diagram.edges})
     for (a, b), edges in sorted(code_edges.items()):
         of_kind = [e for e in edges if e.kind in kinds]

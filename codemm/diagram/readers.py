@@ -57,6 +57,10 @@ def read_diagram(path: Path) -> DiagramSource:
         data = path.read_bytes()[: MAX_DIAGRAM_BYTES + 1]
     except OSError as exc:
         raise BadInputError(f"cannot read the diagram {path}: {exc.strerror}") from None
+    if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or data[8:12] == b"WEBP":
+        from codemm.diagram.picture import read_picture
+
+        return read_picture(path)
     if len(data) > MAX_DIAGRAM_BYTES:
         raise BadInputError(f"{path} is over {MAX_DIAGRAM_BYTES // 1024 // 1024} MiB: not a diagram source")
     text = data.decode("utf-8", errors="replace")

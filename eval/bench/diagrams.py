@@ -159,11 +159,18 @@ def explain_pyreverse(ours: Pairs, pyrev: Pairs, ast_edges: Pairs, graph: Any) -
     targets: dict[str, set[str]] = {}
     for a, b in ast_edges:
         targets.setdefault(a, set()).add(b)
-    missed: dict[str, list[Any]] = {"self_loop": [], "package_of_an_imported_submodule": [], "unexplained": []}
+    missed: dict[str, list[Any]] = {"self_loop": [], "package_of_an_imported_submodule": [],
+                                    "relative_import_resolved_at_another_level": [], "unexplained": []}  # fmt: skip
     for a, b in sorted(pyrev - ours):
-        key = "self_loop" if a == b else (
-            "package_of_an_imported_submodule" if any(t.startswith(b + ".") for t in targets.get(a, ()))
-            else "unexplained")  # fmt: skip
+        name = b.rpartition(".")[2]
+        if a == b:
+            key = "self_loop"
+        elif any(t.startswith(b + ".") for t in targets.get(a, ())):
+            key = "package_of_an_imported_submodule"
+        elif any(t != b and t.rpartition(".")[2] == name for t in targets.get(a, ())):
+            key = "relative_import_resolved_at_another_level"  # `from .x import` taken as the parent's x
+        else:
+            key = "unexplained"
         missed[key].append((a, b))
     evidence = {(e.source, e.target): e.location for e in graph.edges}
     extra: dict[str, list[Any]] = {"an_import_in_the_source": [], "unexplained": []}
@@ -206,8 +213,33 @@ def drift(old_root: Path, new_root: Path, package: str, old: dict[str, Any], tru
         ("missing", *e) for e in found_missing}  # fmt: skip
     truth = {("node", n) for n in true_nodes} | {("extra", *e) for e in true_extra} | {
         ("missing", *e) for e in true_missing}  # fmt: skip
-    return {**score(reported, truth), "kinds": {"nodes": len(true_nodes), "extra_edges": len(true_extra),
-                                                "missing_edges": len(true_missing)}}  # fmt: skip
+    result = {**score(reported, truth), "kinds": {"nodes": len(true_nodes), "extra_edges": len(true_extra),
+                                                  "missing_edges": len(true_missing)}}  # fmt: skip
+    result["from_png"] = picture_nodes(graph, new_root, package, both)
+    return result
+
+
+def picture_nodes(graph: Any, new_root: Path, package: str, both: set[str]) -> dict[str, Any]:
+    """The same diagram as a PNG: how many of its nodes that still exist OCR and matching find
+    (the right code node), and how many matches are wrong. Edges are not read from pictures."""
+    from codemm.diagram.check import compare
+    from codemm.diagram.formats import render
+    from codemm.diagram.picture import read_picture
+    from codemm.repo.index import RepoIndex
+
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "old.png"
+        png.write_bytes(render(graph, "png"))
+        started = time.perf_counter()
+        source = read_picture(png)
+        ocr_seconds = time.perf_counter() - started
+    with RepoIndex(new_root) as index:
+        report = compare(index, source, "old.png", package + "/*.py")
+    found = set(report.matched.values()) & set(graph.nodes)
+    return {"nodes_shown": len(both), "matched_right": len(found & both),
+            "node_recall": round(len(found & both) / len(both), 4) if both else 1.0,
+            "wrong_matches": len(set(report.matched.values()) - set(graph.nodes)),
+            "ocr_seconds": round(ocr_seconds, 1), "edges": "not read from pictures"}  # fmt: skip
 
 
 # -- a big repository -----------------------------------------------------------------------------

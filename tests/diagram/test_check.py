@@ -95,3 +95,19 @@ def test_not_a_diagram_is_one_line(tmp_path: Path, index: RepoIndex) -> None:
         check_diagram(index, tmp_path / "notes.txt")
     with pytest.raises(BadInputError, match="cannot read the diagram"):
         check_diagram(index, tmp_path / "absent.mmd")
+
+
+@needs_graphviz
+def test_a_png_picture_is_read_by_ocr_and_its_stale_box_is_reported(index: RepoIndex, tmp_path: Path) -> None:
+    from codemm.vision.ocr import available_backends
+
+    if not available_backends():
+        pytest.skip("no OCR backend installed")
+    picture = tmp_path / "modules.png"
+    picture.write_bytes(render(draw(index, "modules", "shop"), "png"))
+    (index.root / "shop" / "rates.py").unlink()  # the code moved on since the picture was drawn
+    index.refresh(embed=False)
+    report = check_diagram(index, picture)
+    assert report.format == "picture" and "edges could not be read" in report.notes[0]
+    assert set(report.matched.values()) == {"shop", "shop.api", "shop.api.views", "shop.models", "shop.money"}
+    assert [(f.what, f.source) for f in report.findings] == [("missing_node", "shop.rates")]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from codemm.diagram import DiagramOptions, draw
+from codemm.diagram.graph import Graph
 from codemm.errors import BadInputError
 from codemm.repo.index import RepoIndex
 from tests.diagram.fixtures import make_repo
@@ -19,7 +20,7 @@ def index(tmp_path: Path) -> RepoIndex:
     return idx
 
 
-def edges(graph) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def edges(graph: Graph) -> set[tuple[str, str]]:
     return {(e.source, e.target) for e in graph.edges}
 
 

@@ -58,7 +58,7 @@ def test_mcp_diagram_tool_through_the_official_client(tmp_path: Path) -> None:
     png = Image.open(io.BytesIO(base64.b64decode(result["png_base64"])))
     assert png.format == "PNG" and png.width > 100
     assert Path(result["svg_path"]).read_text().count("<svg") == 1
-    message = refused.content[0].text  # type: ignore[union-attr]
+    message = refused.content[0].text
     assert refused.is_error and "max_nodes" in message and "\n" not in message
 
 
