@@ -9,9 +9,11 @@ import hashlib
 from typing import Annotated, Any
 
 from codemm import tool_text as text
-from codemm.registry import Arg, tool
+from codemm.registry import MAX_RESULT_BYTES, Arg, tool
 
 MAX_DIAGRAM_NODES = 500
+MAX_PNG_BASE64 = MAX_RESULT_BYTES // 2
+"""A PNG in the result leaves room for the Mermaid text and the nodes within the registry's cap."""
 
 
 @tool("diagram", "A diagram of the code drawn from static analysis (modules, classes, or focus on a question) "
@@ -47,9 +49,13 @@ def diagram(
         graph = draw(tools.index, kind, target, options)
     data = {"kind": kind, "target": target, "mermaid": to_mermaid(graph), **graph.as_json()}
     if image:
-        png = render(graph, "png")
-        data["png_base64"] = base64.b64encode(png).decode()
+        png = base64.b64encode(render(graph, "png")).decode()
         data["svg_path"] = str(_cache_svg(render(graph, "svg")))
+        if len(png) <= MAX_PNG_BASE64:
+            data["png_base64"] = png
+        else:  # the result cap would cut it into invalid base64: leave it out, and say so
+            data["notes"] = [*data["notes"], f"the PNG is over {MAX_PNG_BASE64 // 1024} KiB as base64: "
+                             "see svg_path, or draw less (target, scope, max_nodes)"]  # fmt: skip
     return data
 
 
