@@ -260,13 +260,23 @@ def _typed_parameters(function: Any, source: bytes) -> dict[str, Any]:
     return found
 
 
+NOT_HELD = {"type", "Type", "Callable", "ClassVar"}
+"""``type[X]`` holds a class, not an X; ``Callable[..., X]`` makes one later; a ClassVar is shared."""
+
+
 def _type_names(annotation: Any, source: bytes) -> Iterator[str]:
-    """The names in an annotation, those in quoted forward references included."""
-    for ref in _walk(annotation, {"identifier", "attribute", "string"}):
-        if ref.type == "string":
-            yield from re.findall(r"[A-Za-z_][\w.]*", _text(source, ref).strip("\"'"))
-        else:
-            yield _text(source, ref)
+    """The names an annotation says the attribute holds (quoted forward references included)."""
+    if annotation.type in ("generic_type", "subscript"):
+        head = annotation.child_by_field_name("value") or annotation.named_children[0]
+        if _text(source, head).rpartition(".")[2] in NOT_HELD:
+            return
+    if annotation.type == "string":
+        yield from re.findall(r"[A-Za-z_][\w.]*", _text(source, annotation).strip("\"'"))
+    elif annotation.type in ("identifier", "attribute"):
+        yield _text(source, annotation)
+    else:
+        for child in annotation.named_children:
+            yield from _type_names(child, source)
 
 
 def _python_part(info: ClassInfo, assign: Any, source: bytes, in_method: bool,

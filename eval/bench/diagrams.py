@@ -107,8 +107,9 @@ def _longest(dotted: str, names: dict[str, Path]) -> str:
 def pyreverse(package: Path, work: Path) -> dict[str, Pairs]:
     """pyreverse's edges: package imports, inheritance, and its associations (attribute types)."""
     name = package.name
-    subprocess.run([sys.executable, "-m", "pylint.pyreverse.main", "-o", "dot", "-p", name, str(package)], cwd=work,
-                   capture_output=True, timeout=900, check=True)  # fmt: skip
+    # -f ALL: private attributes too (pyreverse's default hides `self._x`, codemm draws what the code holds)
+    subprocess.run([sys.executable, "-m", "pylint.pyreverse.main", "-o", "dot", "-f", "ALL", "-p", name, str(package)],
+                   cwd=work, capture_output=True, timeout=900, check=True)  # fmt: skip
     found: dict[str, Pairs] = {"imports": set(), "inherits": set(), "composes": set()}
     edge = re.compile(r'^"([^"]+)" -> "([^"]+)" \[arrowhead="(\w+)"')
     for kind, file in (("imports", f"packages_{name}.dot"), ("classes", f"classes_{name}.dot")):
@@ -118,7 +119,7 @@ def pyreverse(package: Path, work: Path) -> dict[str, Pairs]:
                 continue
             a, b, head = m.groups()
             key = "imports" if kind == "imports" else "inherits" if head == "empty" else "composes"
-            found[key].add((b, a) if key == "composes" else (a, b))  # pyreverse draws part -> owner
+            found[key].add((b, a) if "diamond" in head else (a, b))  # a diamond: part -> owner; a vee: owner -> part
     return found
 
 
