@@ -81,3 +81,15 @@ def adapters(result: Result) -> str:
 
 def _notes(result: Result) -> list[str]:
     return [f"note: {result['note']}"] if result.get("note") else []
+
+
+def diagram(result: Result) -> str:
+    """Mermaid text (a Markdown viewer draws it), then what a reader needs besides: notes, cycles,
+    where the rendered SVG is."""
+    lines = [result["mermaid"].rstrip()]
+    for cycle in result.get("cycles", []):
+        lines.append("cycle: " + " -> ".join(cycle))
+    lines += [f"note: {note}" for note in result.get("notes", [])]
+    if result.get("svg_path"):
+        lines.append(f"svg: {result['svg_path']}")
+    return "\n".join(lines)

@@ -418,3 +418,4 @@ def _reference_json(ref: Reference, owner: Symbol | None, text: str) -> dict[str
 
 
 import codemm.intel.tools  # noqa: E402, F401  (declares the navigation tools: goto, calls, hierarchy)
+import codemm.diagram.tools  # noqa: E402, F401  (the diagram tool, declared beside its package)

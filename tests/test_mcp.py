@@ -27,7 +27,7 @@ SAMPLE = ROOT / "examples" / "sample-repo"
 SCREENSHOT = ROOT / "eval" / "suites" / "screenshots" / "traceback-dark-14.png"
 TRACEBACK_LOCATION = "tasktracker/dates.py:28 (in parse_due_date)"
 TOOLS = {"search_code", "repo_map", "find_definition", "find_references", "read_range", "read_screenshot", "ask",
-         "goto_definition", "call_hierarchy", "type_hierarchy",
+         "goto_definition", "call_hierarchy", "type_hierarchy", "diagram",
          "list_adapters"}  # fmt: skip
 needs_ocr = pytest.mark.skipif(not available_backends(), reason="no OCR backend installed")
 

@@ -117,4 +117,4 @@ def test_the_server_can_be_mounted_over_http(tools: RepoTools) -> None:
     server = build_mcp_server(tools)
     assert server.streamable_http_app(streamable_http_path="/mcp") is not None
     names = {tool.name for tool in asyncio.run(server.list_tools())}
-    assert {"search_code", "read_screenshot", "ask", "goto_definition"} <= names and len(names) == 11
+    assert {"search_code", "read_screenshot", "ask", "goto_definition", "diagram"} <= names and len(names) == 12

@@ -33,7 +33,7 @@ signal.signal(signal.SIGINT, _exit_interrupted)
 import typer  # noqa: E402
 
 from codemm import __version__  # noqa: E402
-from codemm.cli import adapters, asking, evals, models, repo, repo_tools, servers  # noqa: E402
+from codemm.cli import adapters, asking, diagram, evals, models, repo, repo_tools, servers  # noqa: E402
 from codemm.cli.common import (  # noqa: E402
     ApiBaseOpt,
     ApiKeyEnvOpt,
@@ -55,6 +55,7 @@ app = typer.Typer(
 app.add_typer(asking.app)
 app.add_typer(repo.app)
 app.add_typer(repo_tools.build_app())
+app.add_typer(diagram.app)
 app.add_typer(servers.app)
 app.add_typer(adapters.app, name="adapters")
 app.add_typer(evals.app, name="eval")
