@@ -417,5 +417,5 @@ def _reference_json(ref: Reference, owner: Symbol | None, text: str) -> dict[str
             "in": inside, "text": text, "tier": "text"}  # fmt: skip
 
 
-import codemm.intel.tools  # noqa: E402, F401  (declares the navigation tools: goto, calls, hierarchy)
 import codemm.diagram.tools  # noqa: E402, F401  (the diagram tool, declared beside its package)
+import codemm.intel.tools  # noqa: E402, F401  (declares the navigation tools: goto, calls, hierarchy)
