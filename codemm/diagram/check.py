@@ -13,7 +13,8 @@ from codemm.diagram.classes import class_graph
 from codemm.diagram.graph import Graph
 from codemm.diagram.modules import module_graph
 from codemm.diagram.picture import looks_like_code
-from codemm.diagram.readers import DiagramSource, read_diagram
+from codemm.diagram.read import read_diagram
+from codemm.diagram.readers import DiagramSource
 from codemm.diagram.source import Repo
 from codemm.repo.index import RepoIndex
 

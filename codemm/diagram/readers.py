@@ -10,7 +10,6 @@ import re
 import urllib.parse
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from xml.etree import ElementTree
 
 from codemm.errors import BadInputError
@@ -50,21 +49,6 @@ class DiagramSource:
             self.labels[node_id] = _clean(label) or self.labels.get(node_id) or node_id
         self.lines.setdefault(node_id, line)
         return node_id
-
-
-def read_diagram(path: Path) -> DiagramSource:
-    try:
-        data = path.read_bytes()[: MAX_DIAGRAM_BYTES + 1]
-    except OSError as exc:
-        raise BadInputError(f"cannot read the diagram {path}: {exc.strerror}") from None
-    if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or data[8:12] == b"WEBP":
-        from codemm.diagram.picture import read_picture
-
-        return read_picture(path)
-    if len(data) > MAX_DIAGRAM_BYTES:
-        raise BadInputError(f"{path} is over {MAX_DIAGRAM_BYTES // 1024 // 1024} MiB: not a diagram source")
-    text = data.decode("utf-8", errors="replace")
-    return parse_diagram(text, path.suffix.lower())
 
 
 def parse_diagram(text: str, suffix: str = "") -> DiagramSource:
