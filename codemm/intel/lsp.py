@@ -42,6 +42,13 @@ INIT_OPTIONS: dict[str, dict[str, Any]] = {
     # references: navigation would rather wait for the answer that knows the types.
     "typescript-language-server": {"tsserver": {"useSyntaxServer": "never"}},
 }
+PROJECT_FILES: dict[str, tuple[str, ...]] = {
+    # Without one of these at the root, tsserver's project is the open files and what they import:
+    # references elsewhere would be missed, so the client opens the repository's files first.
+    "typescript-language-server": ("tsconfig.json", "jsconfig.json"),
+}
+MAX_OPENED = 5000
+"""Files opened for a server without a project file; beyond this, it sees the ones asked about."""
 LANGUAGE_IDS = {"tsx": "typescriptreact"}
 """LSP's languageId where it differs from codemm's language name."""
 
@@ -134,13 +141,13 @@ class LspClient:
 
     def _at(self, method: str, doc: Document, line: int, column: int, extra: dict[str, Any]) -> Any:
         text = doc.text
-        uri = self._open(doc)
+        uri = self.open(doc)
         lines = text.splitlines()
         character = _utf16(lines[line], column) if line < len(lines) else column
         return self.request(method, {"textDocument": {"uri": uri},
                                      "position": {"line": line, "character": character}, **extra})  # fmt: skip
 
-    def _open(self, doc: Document) -> str:
+    def open(self, doc: Document) -> str:
         """Sends the file's text the first time it is asked about, and again when it changed."""
         path, text = doc.path, doc.text
         uri = (self.root / path).as_uri()

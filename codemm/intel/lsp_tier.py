@@ -9,10 +9,11 @@ again by this navigator: its language falls back to the syntactic tier.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from codemm.errors import CodemmError
 from codemm.intel.lexical import pick, use_kind
-from codemm.intel.lsp import Document, LspClient, LspLocation, server_command
+from codemm.intel.lsp import MAX_OPENED, PROJECT_FILES, SERVERS, Document, LspClient, LspLocation, server_command
 from codemm.intel.results import PRECISE, Location, ReferenceGroup
 from codemm.intel.scopes import Scopes
 from codemm.intel.sources import RepoSources
@@ -39,7 +40,7 @@ class LspNavigation:
         if asked is None:
             return None
         client, found = asked
-        return [self._location(client, loc, definition=True) for loc in found]
+        return [self._location(client, loc, definition=True) for loc in found if self._readable(loc)]
 
     def references_at(self, path: str, line: int, column: int | None) -> list[ReferenceGroup] | None:
         """One group: the definition of the name at the place, and its uses the server finds."""
@@ -47,6 +48,7 @@ class LspNavigation:
         if asked is None:
             return None
         client, defs = asked
+        defs = [loc for loc in defs if self._readable(loc)]
         if not defs:
             return []
         group = ReferenceGroup(self._location(client, defs[0], definition=True))
@@ -78,7 +80,11 @@ class LspNavigation:
         if asked is None:
             return None
         client, found = asked
-        return [self._location(client, loc, definition=False) for loc in found]
+        return [self._location(client, loc, definition=False) for loc in found if self._readable(loc)]
+
+    def _readable(self, loc: LspLocation) -> bool:
+        """In a file navigation reads (not ``node_modules`` or a build folder the walk skips)."""
+        return self.sources.language(loc.path) is not None
 
     def _ask(self, path: str, line: int, column: int | None, what: str) -> tuple[LspClient, list[LspLocation]] | None:
         source = self.sources.get(path)
@@ -101,7 +107,16 @@ class LspNavigation:
         command = server_command(language, self.setting)
         assert command is not None
         if command not in self._clients:
-            self._clients[command] = LspClient(command, self.sources.root)
+            client = LspClient(command, self.sources.root)
+            self._clients[command] = client
+            wanted = PROJECT_FILES.get(client.name)
+            if wanted and not any((self.sources.root / name).is_file() for name in wanted):
+                served = {lang for lang, c in SERVERS.items() if c[0] == Path(command[0]).name}
+                paths = [p for p in self.sources.paths() if self.sources.language(p) in served]
+                for path in paths[:MAX_OPENED]:
+                    source = self.sources.get(path)
+                    if source is not None:
+                        client.open(Document(path, source.language, source.text))
         return self._clients[command]
 
     def _location(self, client: LspClient, loc: LspLocation, definition: bool) -> Location:

@@ -8,6 +8,7 @@ content for the next one. Nothing here waits for the index's embeddings.
 from __future__ import annotations
 
 import re
+import weakref
 from pathlib import Path
 
 from codemm.config import load_settings
@@ -36,10 +37,12 @@ class Navigator:
         self.python = PythonNavigation(self.sources, self.scopes)
         self.syntactic = SyntacticNavigation(self.sources, self.scopes)
         self.lsp = LspNavigation(self.sources, self.scopes, load_settings(cwd=self.root).lsp if lsp is None else lsp)
+        # The registry keeps navigators in a weak map: its servers stop when it is dropped.
+        self._close = weakref.finalize(self, self.lsp.close)
 
     def close(self) -> None:
         """Stops the language servers this navigator started."""
-        self.lsp.close()
+        self._close()
 
     # -- the lookups -------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ The fixture (tests/fixtures/ts_repo) marks the lines a test expects with ``// <-
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -193,3 +194,25 @@ def test_the_setting_picks_languages(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert server_command("go", "typescript, rust") is None
     assert server_command("go", "typescript,go") is not None
     assert server_command("rust") is None  # not on PATH
+
+
+@needs_server
+def test_a_dropped_navigator_stops_its_server(ts_repo: Path) -> None:
+    nav = Navigator(ts_repo, lsp="auto")
+    path, line, _ = mark(ts_repo, "shape-describe:use")
+    assert {f.tier for f in nav.goto(path, line)} == {PRECISE}
+    (client,) = nav.lsp._clients.values()
+    process = client._proc
+    del nav, client
+    gc.collect()
+    assert process.wait(timeout=10) is not None
+
+
+@needs_server
+def test_without_a_tsconfig_the_repository_files_are_still_searched(ts_repo: Path) -> None:
+    (ts_repo / "tsconfig.json").unlink()  # tsserver would see only the open file and its imports
+    nav = Navigator(ts_repo, lsp="auto")
+    path, line, text = mark(ts_repo, "logger-describe:def")
+    uses = {(r.path, r.line) for r in nav.references(f"{path}:{line}:{column(text, 'describe')}").locations}
+    assert uses == {mark(ts_repo, "describe-uses:use")[:2], mark(ts_repo, "logger-describe:use")[:2]}
+    nav.close()
