@@ -80,6 +80,11 @@ class Settings:
     """Let the chat model reorder search's 25 best files. Off by default: with the embedded
     SmolLM2-135M it cost ~4 s a question on CPU and lowered the harder suite's test MRR by 0.09
     (plain-language recall@1 0.56 -> 0.38), the same benchmark."""
+    lsp: str = "auto"
+    """Navigation's precise tier outside Python: auto asks the language server found on PATH for
+    each language (gopls, typescript-language-server, rust-analyzer, clangd, jdtls), off never
+    starts one, or a comma-separated list of the languages to use one for (``typescript,go``).
+    A server that fails or does not answer in 20 s is noted and its language uses the syntactic tier."""
     images_from: str = os.pathsep.join(("~/Desktop", "~/Downloads", "~/Pictures", tempfile.gettempdir()))
     """Folders outside the repository whose images the repository tools (`read_screenshot` over MCP
     and HTTP) may read, separated by the system's path separator (``:``; ``;`` on Windows); ``~``

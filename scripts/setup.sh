@@ -43,5 +43,19 @@ debian_tool rsvg-convert librsvg2-bin "rendering Textual screenshots"
 debian_tool chromium chromium "rendering web pages for the UI screenshot suite"
 # Diagrams: `codemm diagram --format svg|png` renders with Graphviz's dot (Mermaid and DOT need nothing).
 debian_tool dot graphviz "diagrams as SVG/PNG"
+# Navigation's precise tier for TypeScript and its tests drive a real language server: pinned
+# typescript-language-server and typescript from npm, in a cache folder named by the pins (the
+# tests look there, or in CODEMM_TSLS_BIN; they skip without it). Best effort, like the lines above.
+TSLS_PINS="typescript-language-server-4.4.1-typescript-5.9.3"
+tsls_dir="${XDG_CACHE_HOME:-$HOME/.cache}/codemm/lsp/$TSLS_PINS"
+if [ ! -x "$tsls_dir/node_modules/.bin/typescript-language-server" ]; then
+  if command -v npm >/dev/null; then
+    mkdir -p "$tsls_dir" && npm install -s --no-audit --no-fund --prefix "$tsls_dir" \
+      typescript-language-server@4.4.1 typescript@5.9.3 >/dev/null 2>&1 ||
+      echo "codemm: could not install typescript-language-server; its navigation tests will skip"
+  else
+    echo "codemm: for precise TypeScript navigation install node and npm, then re-run scripts/setup.sh"
+  fi
+fi
 echo "$want" > "$stamp"
 echo "codemm set up in $VENV"

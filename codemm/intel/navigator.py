@@ -8,11 +8,14 @@ content for the next one. Nothing here waits for the index's embeddings.
 from __future__ import annotations
 
 import re
+import weakref
 from pathlib import Path
 
+from codemm.config import load_settings
 from codemm.errors import BadInputError
 from codemm.intel.jedi_tier import Target
 from codemm.intel.lexical import pick, use_kind
+from codemm.intel.lsp_tier import LspNavigation
 from codemm.intel.python import PYTHON, PythonNavigation
 from codemm.intel.results import TEXT, CallHierarchy, Location, ReferenceGroup, References, TypeHierarchy
 from codemm.intel.scopes import Scopes
@@ -25,12 +28,21 @@ _LOCATION = re.compile(r"^(?P<path>.+?):(?P<line>\d+)(?::(?P<column>\d+))?$")
 
 
 class Navigator:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lsp: str | None = None) -> None:
+        """``lsp``: which languages a language server on PATH answers for (the ``lsp`` setting;
+        None: read the settings as seen from ``root``)."""
         self.sources = RepoSources(root)
         self.root = self.sources.root
         self.scopes = Scopes(self.sources)
         self.python = PythonNavigation(self.sources, self.scopes)
         self.syntactic = SyntacticNavigation(self.sources, self.scopes)
+        self.lsp = LspNavigation(self.sources, self.scopes, load_settings(cwd=self.root).lsp if lsp is None else lsp)
+        # The registry keeps navigators in a weak map: its servers stop when it is dropped.
+        self._close = weakref.finalize(self, self.lsp.close)
+
+    def close(self) -> None:
+        """Stops the language servers this navigator started."""
+        self._close()
 
     # -- the lookups -------------------------------------------------------------------------------
 
@@ -45,7 +57,7 @@ class Navigator:
             if found:
                 return found
         elif language in COMMENTS:
-            found = self.syntactic.goto(path, line, col0)
+            found = self.lsp.goto(path, line, col0) or self.syntactic.goto(path, line, col0)
             if found:
                 return found
         chosen = pick(text, col0, COMMENTS.get(language or "", "#"))
@@ -70,13 +82,17 @@ class Navigator:
                 targets = self._python_targets_at(path, line, column)
                 groups = self.python.references(targets) if targets else []
             else:
-                groups = self.syntactic.references_at(path, line, None if column is None else column - 1)
+                col0 = None if column is None else column - 1
+                precise = self.lsp.references_at(path, line, col0)
+                groups = precise if precise is not None else self.syntactic.references_at(path, line, col0)
         else:
             name = _check_name(target)
             targets = self.python.targets(name) if self._has(PYTHON) else []
             groups = self.python.references(targets) if targets else []
-            groups += self.syntactic.references(name)
-        return _capped(target, groups)
+            groups += self.lsp.refine(self.syntactic.references(name))
+        found = _capped(target, groups)
+        found.notes = [f"{why}; {lang} fell back to the syntactic tier" for lang, why in self.lsp.failures.items()]
+        return found
 
     def callers(self, symbol: str) -> CallHierarchy:
         """Who calls ``symbol`` (a name or a location), one level up."""

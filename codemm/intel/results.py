@@ -8,7 +8,7 @@ from typing import Any
 PRECISE, SYNTACTIC, TEXT = "precise", "syntactic", "text"
 TIERS = (PRECISE, SYNTACTIC, TEXT)
 TIER_NOTES = {
-    PRECISE: "resolved by analysis (jedi)",
+    PRECISE: "resolved by analysis (jedi for Python, else the language's server: source names it)",
     SYNTACTIC: "matched by name, narrowed by scopes, imports and receiver types from the syntax",
     TEXT: "matched by name only: may be another symbol of the same name",
 }
@@ -30,6 +30,8 @@ class Location:
     symbol: str = ""
     text: str = ""
     """The line, stripped."""
+    source: str = ""
+    """The language server that found it (precise tier outside Python); empty otherwise."""
 
     @property
     def where(self) -> str:
@@ -38,7 +40,7 @@ class Location:
     def as_json(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "column": self.column, "location": self.where,
                 "tier": self.tier, "kind": self.kind, "name": self.name, "symbol": self.symbol,
-                "text": self.text}  # fmt: skip
+                "text": self.text, **({"source": self.source} if self.source else {})}  # fmt: skip
 
 
 @dataclass
@@ -60,6 +62,8 @@ class References:
     target: str
     groups: list[ReferenceGroup]
     truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+    """Why a better tier was not used (a language server that failed), one line each."""
 
     @property
     def locations(self) -> list[Location]:
@@ -69,7 +73,8 @@ class References:
         tiers = sorted({g.definition.tier for g in self.groups} | {r.tier for r in self.locations})
         return {"target": self.target, "groups": [g.as_json() for g in self.groups],
                 "count": len(self.locations), "truncated": self.truncated,
-                "tiers": {t: TIER_NOTES[t] for t in tiers}}  # fmt: skip
+                "tiers": {t: TIER_NOTES[t] for t in tiers},
+                **({"notes": self.notes} if self.notes else {})}  # fmt: skip
 
 
 @dataclass

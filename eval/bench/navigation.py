@@ -4,6 +4,8 @@ tier and per library, use site -> definition right first, qualified names, and l
     python -m codemm.eval.bench.navigation [--split dev|test|all] [--library NAME] [--json]
     python -m codemm.eval.bench.navigation --latency   # warm goto / references on pip 24.2 (131k lines)
     python -m codemm.eval.bench.navigation --typescript   # the syntactic tier on rxjs 7.8.1
+    PATH=<bin>:$PATH python -m codemm.eval.bench.navigation --typescript --lsp   # + the LSP tier
+    (<bin>: ~/.cache/codemm/lsp/typescript-language-server-*/node_modules/.bin, from scripts/setup.sh)
 
 Rows: ``precise`` is codemm.intel asked at the definition's location (jedi, every candidate
 confirmed by goto); ``precise-by-name`` the same asked by the qualified name; ``jedi-refs`` jedi's
@@ -118,20 +120,26 @@ def evaluate_library(library: str, root: Path, symbols: list[SymbolCase], sites:
     }
 
 
-def evaluate_typescript() -> dict[str, Any]:
+def evaluate_typescript(lsp: bool = False) -> dict[str, Any]:
     """rxjs (npm, .ts sources) against the TypeScript compiler's references: the syntactic tier,
-    bare names (every whole-word occurrence outside comments) and today's find_references."""
+    bare names (every whole-word occurrence outside comments) and today's find_references; with
+    ``lsp``, the precise tier (typescript-language-server on PATH) asked at the definition. Its
+    truth comes from the same compiler, so that row checks the client's plumbing more than tsserver."""
     from codemm.eval.navigation import fetch_npm, load_typescript_cases
+    from codemm.intel.lsp import server_command
     from codemm.intel.navigator import Navigator
     from codemm.tools import RepoTools
 
+    if lsp and server_command("typescript") is None:
+        raise SystemExit("typescript-language-server is not on PATH (scripts/setup.sh installs it; see the docstring)")
     root = fetch_npm("rxjs")
-    nav = Navigator(root)
+    nav = Navigator(root, lsp="typescript" if lsp else "off")
     tools = RepoTools(root, embed=False)
     tools.index.refresh(embed=False)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     latency: dict[str, list[float]] = defaultdict(list)
     cases = load_typescript_cases()
+    fallbacks = 0
     for case in cases:
         truth = _lines(case.references)
         path, line, _ = case.definition.rsplit(":", 2)
@@ -143,16 +151,25 @@ def evaluate_typescript() -> dict[str, Any]:
                 for r in g.references} - def_lines  # fmt: skip
         bare = {(o.path, o.line) for o in nav.sources.occurrences(case.name, "typescript", "//")} - def_lines
         baseline = _name_references(tools, case.symbol) - def_lines
-        for tier, got in (("syntactic", ours), ("text", bare), ("name", baseline)):
+        rows = [("syntactic", ours), ("text", bare), ("name", baseline)]
+        if lsp:
+            started = time.perf_counter()
+            found = nav.references(case.definition)
+            latency["lsp references"].append(time.perf_counter() - started)
+            fallbacks += bool(found.notes)
+            rows.append(("lsp", {(r.path, r.line) for r in found.locations if r.tier == "precise"} - def_lines))
+        for tier, got in rows:
             for group in ("shared" if case.shared else "unique", "all"):
                 row = counts[f"{tier}|{group}"]
                 for i, value in enumerate(_score(got, truth)):
                     row[i] += value
     tools.close()
+    nav.close()
     return {"library": "rxjs (TypeScript)", "lines": sum(len(p.read_text().splitlines()) for p in root.rglob("*.ts")),
             "symbols": len(cases), "use_sites": 0,
             "references": {key: _prf(*value) for key, value in sorted(counts.items())},
-            "latency_ms": {k: _pct(v) for k, v in latency.items()}}  # fmt: skip
+            "latency_ms": {k: _pct(v) for k, v in latency.items()},
+            **({"lsp_fallbacks": fallbacks} if lsp else {})}  # fmt: skip
 
 
 def _name_references(tools: Any, symbol: str) -> set[tuple[str, int]]:
@@ -254,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--library", action="append")
     parser.add_argument("--latency", action="store_true")
     parser.add_argument("--typescript", action="store_true", help="the syntactic tier on rxjs instead")
+    parser.add_argument("--lsp", action="store_true", help="with --typescript: a row for the LSP tier")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.latency:
@@ -266,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         lib for lib in roots if (not args.library or lib in args.library) and any(s.library == lib for s in symbols)
     ]
     if args.typescript:
-        results_ts = evaluate_typescript()
+        results_ts = evaluate_typescript(args.lsp)
         print(json.dumps(results_ts, indent=2) if args.json else _table(results_ts))
         return
     results = [evaluate_library(lib, roots[lib], [s for s in symbols if s.library == lib],

@@ -13,7 +13,7 @@ def lines(locations) -> set[tuple[str, int]]:  # type: ignore[no-untyped-def]
 
 
 def test_typescript_method_uses_follow_the_receiver_type(polyrepo: Path) -> None:
-    refs = Navigator(polyrepo).references("Alpha.get")
+    refs = Navigator(polyrepo, lsp="off").references("Alpha.get")
     assert [g.definition.path for g in refs.groups] == ["web/a.ts"]
     expected = set().union(*(marked(polyrepo, f"alpha-get:{k}") for k in ("this", "typed", "inherited")))
     assert lines(refs.locations) == expected  # not Beta's, not the doc comment's
@@ -21,7 +21,7 @@ def test_typescript_method_uses_follow_the_receiver_type(polyrepo: Path) -> None
 
 
 def test_bare_shared_name_groups_by_owner(polyrepo: Path) -> None:
-    refs = Navigator(polyrepo).references("get")
+    refs = Navigator(polyrepo, lsp="off").references("get")
     by_path = {g.definition.path: lines(g.references) for g in refs.groups}
     assert by_path["web/a.ts"] == set().union(
         *(marked(polyrepo, f"alpha-get:{k}") for k in ("this", "typed", "inherited"))
@@ -30,7 +30,7 @@ def test_bare_shared_name_groups_by_owner(polyrepo: Path) -> None:
 
 
 def test_go_receiver_types(polyrepo: Path) -> None:
-    nav = Navigator(polyrepo)
+    nav = Navigator(polyrepo, lsp="off")
     refs = nav.references("Server.Handle")
     assert lines(refs.locations) == marked(polyrepo, "server-handle:typed")
     ((path, line),) = marked(polyrepo, "server-handle:typed")
@@ -39,7 +39,7 @@ def test_go_receiver_types(polyrepo: Path) -> None:
 
 
 def test_typescript_goto_follows_the_declared_type(polyrepo: Path) -> None:
-    nav = Navigator(polyrepo)
+    nav = Navigator(polyrepo, lsp="off")
     ((path, line),) = marked(polyrepo, "alpha-get:typed")
     assert [(f.path, f.tier) for f in nav.goto(path, line)] == [("web/a.ts", "syntactic")]
     ((path, line),) = marked(polyrepo, "alpha-get:inherited")
