@@ -42,9 +42,9 @@ def references(result: Result) -> str:
     lines = []
     for item in found:
         where = f" in {item['in']}" if item.get("in") else ""
-        tier = f" [{item['tier']}]" if item.get("tier") else ""
+        tier = f" [{item['tier']}{': ' + item['source'] if item.get('source') else ''}]" if item.get("tier") else ""
         lines.append(f"{item['location']:<40} {item['kind']}{where}{tier}: {item.get('text', '')}")
-    return "\n".join(lines + _notes(result))
+    return "\n".join(lines + _notes(result) + [f"note: {note}" for note in result.get("notes", [])])
 
 
 def line_range(result: Result) -> str:

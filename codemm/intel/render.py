@@ -10,7 +10,8 @@ from codemm.intel.results import TIER_NOTES
 
 def location_line(loc: dict[str, Any]) -> str:
     inside = f" in {loc['symbol']}" if loc.get("symbol") else ""
-    return f"{loc['location']}  [{loc['tier']}] {loc['kind']}{inside}: {loc.get('text', '')}"
+    tier = f"{loc['tier']}: {loc['source']}" if loc.get("source") else loc["tier"]  # which language server
+    return f"{loc['location']}  [{tier}] {loc['kind']}{inside}: {loc.get('text', '')}"
 
 
 def _tiers(locations: list[dict[str, Any]]) -> list[str]:

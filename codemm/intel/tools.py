@@ -53,6 +53,8 @@ def references_result(tools: Any, symbol: str) -> dict[str, Any] | None:
                             "tiers": found.as_json()["tiers"]}  # fmt: skip
     if found.truncated:
         data["note"] = "more uses than are listed"
+    if found.notes:  # a language server that failed (its language fell back to the syntactic tier)
+        data["notes"] = found.notes
     return data
 
 
