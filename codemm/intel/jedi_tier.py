@@ -59,6 +59,7 @@ class JediTier:
         self._scripts: dict[tuple[str, bool], tuple[str, Any]] = {}
         self._states: dict[bool, Any] = {}
         self._gotos: dict[tuple[str, str, int, int], tuple[Target, ...]] = {}
+        self._expressions: dict[tuple[str, str, str], tuple[Target, ...]] = {}
         self._generation = sources.generation
 
     def _forget_changes(self) -> None:
@@ -70,6 +71,7 @@ class JediTier:
         self._generation = self.sources.generation
         self._scripts.clear()
         self._states.clear()
+        self._expressions.clear()
         if changed is None:
             self._gotos.clear()
             return
@@ -131,6 +133,10 @@ class JediTier:
     def resolve_expression(self, expression: str, context: str = "", module: str = "") -> tuple[Target, ...]:
         """What a dotted expression (``httpx.get``, ``Client.build_request``) names, evaluated at
         the end of the file ``context`` (its module scope), or after ``import <module>``."""
+        self._forget_changes()
+        key = (expression, context, module)
+        if key in self._expressions:
+            return self._expressions[key]
         if context:
             source = self.sources.get(context)
             if source is None:
@@ -141,7 +147,9 @@ class JediTier:
         import jedi
 
         script = jedi.Script(code, path=path, project=self.project)
-        return self._resolve(script, code.count("\n"), len(expression) - len(expression.rpartition(".")[2]))
+        found = self._resolve(script, code.count("\n"), len(expression) - len(expression.rpartition(".")[2]))
+        self._expressions[key] = found
+        return found
 
     def _resolve(self, script: Any, line: int, column: int) -> tuple[Target, ...]:
         if script is None:
