@@ -13,9 +13,10 @@ An edit drops the shared state with the scripts.
 Two such states are kept: a quick one that does not search the repository for a parameter's
 callers (jedi's "dynamic params", its costliest inference: every call of the function is looked
 for and inferred) and a full one. ``goto`` asks the quick one first and the full one only when the
-quick one finds nothing: jedi looks for callers only where a parameter has neither annotation
-nor other answer, which is when the quick state comes back empty. Each has its own memo, so the
-answers of one never leak into the other.
+quick one finds nothing: jedi looks for callers only where a parameter has no annotation, which
+is mostly when the quick state comes back empty. The one difference: an unannotated parameter with
+a default (``x=Client()``) is its default's type in the quick state, where the full state would
+prefer its callers' types. Each state has its own memo, so the answers of one never leak into the other.
 """
 
 from __future__ import annotations
