@@ -3,6 +3,20 @@
 jedi parses and infers per ``Script``; one kept per file (replaced when the file's content changes)
 lets later lookups in that file reuse what it inferred, which makes a warm ``goto`` take
 milliseconds. Answers are cached per (file content, position) as definition keys.
+
+Every file's script shares one jedi ``InferenceState`` (jedi gives each ``Script`` a fresh one): a
+module imported by many files, and what was inferred in it (a class's attributes, a function's
+return type), is then inferred once per repository state instead of once per file. That is what
+makes a references question over hundreds of files with receivers to infer take under a second.
+An edit drops the shared state with the scripts.
+
+Two such states are kept: a quick one that does not search the repository for a parameter's
+callers (jedi's "dynamic params", its costliest inference: every call of the function is looked
+for and inferred) and a full one. ``goto`` asks the quick one first and the full one only when the
+quick one finds nothing: jedi looks for callers only where a parameter has no annotation, which
+is mostly when the quick state comes back empty. The one difference: an unannotated parameter with
+a default (``x=Client()``) is its default's type in the quick state, where the full state would
+prefer its callers' types. Each state has its own memo, so the answers of one never leak into the other.
 """
 
 from __future__ import annotations
@@ -43,8 +57,10 @@ class JediTier:
         self.sources = sources
         self.root = sources.root
         self._project: Any = None
-        self._scripts: dict[str, tuple[str, Any]] = {}
+        self._scripts: dict[tuple[str, bool], tuple[str, Any]] = {}
+        self._states: dict[bool, Any] = {}
         self._gotos: dict[tuple[str, str, int, int], tuple[Target, ...]] = {}
+        self._expressions: dict[tuple[str, str, str], tuple[Target, ...]] = {}
         self._generation = sources.generation
 
     def _forget_changes(self) -> None:
@@ -55,6 +71,8 @@ class JediTier:
             return
         self._generation = self.sources.generation
         self._scripts.clear()
+        self._states.clear()
+        self._expressions.clear()
         if changed is None:
             self._gotos.clear()
             return
@@ -74,16 +92,25 @@ class JediTier:
                                          smart_sys_path=False, load_unsafe_extensions=False)  # fmt: skip
         return self._project
 
-    def script(self, path: str) -> Any:
+    def script(self, path: str, quick: bool = False) -> Any:
+        """The file's jedi script over the shared full state (or, ``quick``, the one that does
+        not search for a parameter's callers)."""
         import jedi
 
         source = self.sources.get(path)
         if source is None:
             return None
-        kept = self._scripts.get(path)
+        kept = self._scripts.get((path, quick))
         if kept is None or kept[0] != source.sha:
-            kept = (source.sha, jedi.Script(source.text, path=self.root / path, project=self.project))
-            self._scripts[path] = kept
+            script = jedi.Script(source.text, path=self.root / path, project=self.project)
+            # Script only parsed so far (its module is made on first use): it can still be given
+            # the shared state. Its module then replaces the one an import had loaded (same file,
+            # same text, so the same definitions) in that state's module cache.
+            state = self._states.setdefault(quick, script._inference_state)
+            state.do_dynamic_params_search = not quick and jedi.settings.dynamic_params
+            script._inference_state = state
+            kept = (source.sha, script)
+            self._scripts[(path, quick)] = kept
         return kept[1]
 
     def goto(self, path: str, line: int, column: int) -> tuple[Target, ...]:
@@ -94,16 +121,23 @@ class JediTier:
             return ()
         key = (path, source.sha, line, column)
         if key not in self._gotos:
-            self._gotos[key] = self._resolve(self.script(path), line, column)
+            found = self._resolve(self.script(path, quick=True), line, column)
+            self._gotos[key] = found or self._resolve(self.script(path), line, column)
         return self._gotos[key]
 
     def infer(self, path: str, line: int, column: int) -> tuple[Target, ...]:
         script = self.script(path)
+        if script is not None:
+            _fresh_limits(script)
         return tuple(self._targets(_quiet(script.infer, line, column))) if script else ()
 
     def resolve_expression(self, expression: str, context: str = "", module: str = "") -> tuple[Target, ...]:
         """What a dotted expression (``httpx.get``, ``Client.build_request``) names, evaluated at
         the end of the file ``context`` (its module scope), or after ``import <module>``."""
+        self._forget_changes()
+        key = (expression, context, module)
+        if key in self._expressions:
+            return self._expressions[key]
         if context:
             source = self.sources.get(context)
             if source is None:
@@ -114,11 +148,14 @@ class JediTier:
         import jedi
 
         script = jedi.Script(code, path=path, project=self.project)
-        return self._resolve(script, code.count("\n"), len(expression) - len(expression.rpartition(".")[2]))
+        found = self._resolve(script, code.count("\n"), len(expression) - len(expression.rpartition(".")[2]))
+        self._expressions[key] = found
+        return found
 
     def _resolve(self, script: Any, line: int, column: int) -> tuple[Target, ...]:
         if script is None:
             return ()
+        _fresh_limits(script)
         names = _quiet(script.goto, line, column, follow_imports=True)
         return tuple(dict.fromkeys(self._targets(names)))
 
@@ -132,6 +169,13 @@ class JediTier:
             path = module.relative_to(self.root).as_posix() if inside else str(module)
             found.append(Target(path, name.line, name.column, name.name, name.type, inside))
         return found
+
+
+def _fresh_limits(script: Any) -> None:
+    """jedi stops inferring a syntax node after 300 inferences of it per state (a guard against
+    runaway recursion within one question); over a shared state that count would run across every
+    question of the session and silently cut answers, so each question starts it afresh."""
+    script._inference_state.inferred_element_counts.clear()
 
 
 def _quiet(call: Any, *args: Any, **kwargs: Any) -> list[Any]:

@@ -5,17 +5,21 @@ whole-word occurrence of the name (codemm's candidates) is resolved at its posit
 it lands on the definition. jedi's own search misses uses its ``goto`` resolves (DESIGN.md); this
 way finds values, ``except X``, ``isinstance(x, X)``, decorators and defaults as well as calls.
 Occurrences that cannot refer to the definition are skipped before jedi is asked (a module-level
-function is never ``self.x.get``): that keeps a lookup of a common name within a second.
+function is never ``self.x.get``; a file the definition's module cannot reach through imports is
+not read, see pyimports): that keeps a lookup of a common name within a second.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from codemm.intel.jedi_tier import JediTier, Target
 from codemm.intel.lexical import identifiers, pick, receiver, use_kind
 from codemm.intel.pyclasses import ClassFamilies
+from codemm.intel.pyimports import ImportGraph
 from codemm.intel.results import PRECISE, Call, Location, ReferenceGroup, TypeHierarchy
 from codemm.intel.scopes import Scopes, locate
 from codemm.intel.sources import Occurrence, RepoSources
@@ -31,6 +35,7 @@ class PythonNavigation:
         self.scopes = scopes
         self.jedi = JediTier(sources)
         self.families = ClassFamilies(sources)
+        self.imports = ImportGraph(sources)
         self._imports: dict[tuple[str, str], frozenset[str]] = {}
 
     # -- definitions ------------------------------------------------------------------------------
@@ -41,7 +46,33 @@ class PythonNavigation:
         if chosen is None:
             return []
         targets = self.jedi.goto(path, line, chosen[0]) or self.jedi.infer(path, line, chosen[0])
+        if not targets:
+            targets = self._through_assignment(path, line, chosen[0], chosen[1])
         return [self.location(t) for t in targets]
+
+    def _through_assignment(self, path: str, line: int, column: int, name: str) -> tuple[Target, ...]:
+        """``x.name`` where jedi cannot infer ``x``: when ``x`` was assigned a value that is one of
+        several alternatives (``getattr(o, "a", {})``, ``a or []``, ``a if c else ""``), one of
+        which is a literal, the literal's type is a type ``x`` certainly may have, and its member is
+        the answer (labelled syntactic: read from the assignment, not inferred)."""
+        text = self._line(path, line, strip=False)
+        chain = receiver(text, column)
+        if not chain or not chain.isidentifier() or chain in ("self", "cls"):
+            return ()
+        start = text.rfind(chain, 0, column)
+        for assigned in self.jedi.goto(path, line, start):
+            if assigned.path != path or assigned.type != "statement":
+                continue
+            types = _literal_types(self._line(path, assigned.line), chain)
+            found = tuple(
+                replace(t, tier="syntactic")
+                for kind in types
+                for t in self.jedi.resolve_expression(f"builtins.{kind}.{name}", module="builtins")
+                if t.name == name
+            )
+            if found:
+                return found
+        return ()
 
     def targets(self, name: str) -> list[Target]:
         """The definitions a name means: ``pkg.mod.func`` and ``httpx.get`` through imports and
@@ -106,9 +137,14 @@ class PythonNavigation:
             class_level = all(t.inside and self._owner_class(t) for t in wanted.values())
             homes = {t.path for t in wanted.values()}
             owners = {self.scopes.enclosing_name(t.path, t.line, True).rpartition(".")[2] for t in wanted.values()}
+            reach = (
+                frozenset().union(*(self.imports.reaching(t.path) for t in wanted.values()))
+                if all(t.inside for t in wanted.values())
+                else None
+            )
             for occ in self.sources.occurrences(name, PYTHON):
-                if (occ.path, occ.line, occ.column) in wanted:
-                    continue
+                if (occ.path, occ.line, occ.column) in wanted or (reach is not None and occ.path not in reach):
+                    continue  # the definition itself; a file its module cannot reach through imports
                 text = self._line(occ.path, occ.line, strip=False)
                 kind = use_kind(text, occ.column, name, occ.in_string)
                 if kind == "definition":
@@ -268,6 +304,48 @@ class PythonNavigation:
         if source is None or not 0 < line <= len(source.lines):
             return ""
         return source.lines[line - 1].strip() if strip else source.lines[line - 1]
+
+
+_LITERALS = {ast.Dict: "dict", ast.DictComp: "dict", ast.List: "list", ast.ListComp: "list", ast.Set: "set",
+             ast.SetComp: "set", ast.Tuple: "tuple", ast.JoinedStr: "str"}  # fmt: skip
+
+
+def _literal_types(statement: str, name: str) -> list[str]:
+    """The builtin types of the literal alternatives assigned to ``name`` by a one-line statement."""
+    try:
+        tree = ast.parse(statement)
+    except SyntaxError:
+        return []
+    node = tree.body[0] if tree.body else None
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign):
+        targets = [node.target]
+    else:
+        return []
+    if node.value is None or not any(isinstance(t, ast.Name) and t.id == name for t in targets):
+        return []
+    value = node.value
+    types: list[str] = []
+    todo: list[ast.expr] = [value]
+    while todo:
+        expr = todo.pop()
+        if isinstance(expr, ast.BoolOp) and isinstance(expr.op, ast.Or):
+            todo += expr.values
+        elif isinstance(expr, ast.IfExp):
+            todo += [expr.body, expr.orelse]
+        elif (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Name)
+            and expr.func.id == "getattr"
+            and len(expr.args) == 3
+        ):
+            todo.append(expr.args[2])  # the attribute, or this default when there is none
+        elif isinstance(expr, ast.Constant) and isinstance(expr.value, (str, bytes)):
+            types.append(type(expr.value).__name__)
+        elif type(expr) in _LITERALS:
+            types.append(_LITERALS[type(expr)])
+    return list(dict.fromkeys(types))
 
 
 def _whole_string(line: str, column: int, name: str) -> bool:
