@@ -35,6 +35,7 @@ CONTEXT_TOKENS = 512
 """Code above the body kept for loss and completion: the nearest tokens, as an editor would send."""
 BODY_TOKENS = 256
 DEFAULT_LIMIT = 40
+GAIN_METRICS = ("loss", "edit_similarity", "exact_match", "identifier_recall")
 
 
 def _trained_repo(name: str) -> Path:
@@ -69,14 +70,19 @@ class AdapterGain(Task):
             repo = Path(self.options.get("repo") or _trained_repo(name))
             found = since_targets(repo, since)
             what = f"no Python function was added or changed in {repo} since {since}"
+            split = f"since {since}"
         elif later:
             found = heldout_targets(_trained_repo(name), Path(later))
             what = f"{later} defines no function that the adapter's training snapshot lacked"
+            split = f"heldout-repo {Path(later).resolve().name}"
         else:
             return self._snapshot_items(name, limit, ctx.seed)
         if not found:
             raise BadInputError(what)
-        return [_target_item(t) for t in spread(found, limit, ctx.seed)]
+        return [_target_item(t, split=split) for t in spread(found, limit, ctx.seed)]
+
+    def summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return _paired_summary(rows, "time_split", GAIN_METRICS, "split")
 
     def _snapshot_items(self, name: str, limit: int, seed: int) -> list[dict[str, Any]]:
         """The adapter's own held-out files, sampled across files."""
@@ -138,6 +144,9 @@ class AdapterCost(Task):
     def run_item(self, item: dict[str, Any], variant: Variant, sample: int, ctx: RunContext) -> dict[str, Any]:
         return score_target(ctx, variant, item)
 
+    def summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return _paired_summary(rows, "cost", ("loss", "passed"), "kind")
+
     def score(self, item: dict[str, Any], record: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         if item["kind"] != "humaneval":
             return {}
@@ -145,6 +154,28 @@ class AdapterCost(Task):
 
         result = run_python(item["problem"].program(record["completion"]), ctx.limits)
         return {"passed": result.passed}
+
+
+def _paired_summary(rows: list[dict[str, Any]], key: str, metrics: tuple[str, ...], group: str) -> dict[str, Any]:
+    """Adapter − no adapter per metric and split (paired bootstrap), as report notes, and recorded
+    on the adapter's card so the adapter carries its own measure."""
+    from codemm.adapters.store import record_metrics
+    from codemm.eval.stats import paired_rows
+
+    adapters = {r["adapter"] for r in rows if r.get("adapter")}
+    figures: dict[str, Any] = {}
+    notes: list[str] = []
+    for split in sorted({r[group] for r in rows if r.get(group) and r.get("split")}):
+        chosen = [r for r in rows if r.get(group) == split]
+        paired = {m: paired_rows(chosen, m, "no-adapter", "adapter") for m in metrics}
+        paired = {m: p for m, p in paired.items() if p["items"]}
+        figures[split] = {m: {k: round(v, 4) for k, v in p.items()} for m, p in paired.items()}
+        notes += [f"**{key.replace('_', ' ')}, {split}** (adapter − no adapter, paired bootstrap 95% CI): " + "; ".join(
+            f"{m} {p['baseline']:.3f} → {p['variant']:.3f}, {p['difference']:+.3f} [{p['ci_low']:+.3f}, "
+            f"{p['ci_high']:+.3f}] on {int(p['items'])}" for m, p in paired.items())]  # fmt: skip
+    if len(adapters) == 1 and figures:
+        record_metrics(adapters.pop(), key, figures)
+    return {"notes": notes, key: figures} if figures else {}
 
 
 def cut_at_dedent(text: str, indent: int) -> str:
@@ -177,7 +208,8 @@ def score_target(ctx: RunContext, variant: Variant, item: dict[str, Any]) -> dic
     started = time.perf_counter()
     with torch.no_grad():
         loss = float(model(input_ids=ids, labels=labels).loss)
-    record: dict[str, Any] = {"loss": loss, "perplexity": math.exp(loss), "tokens": len(body), "kind": item["kind"]}
+    record: dict[str, Any] = {"loss": loss, "perplexity": math.exp(loss), "tokens": len(body), "kind": item["kind"],
+                              "split": item.get("split", item["kind"])}  # fmt: skip
     if not item.get("complete", True):
         return record
     with torch.no_grad():

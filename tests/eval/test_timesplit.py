@@ -167,8 +167,10 @@ def test_links_out_of_a_snapshot_are_not_followed(tmp_path: Path) -> None:
 def test_time_split_run_with_and_without_a_tiny_adapter(tmp_path: Path) -> None:
     """--since and the cost suite end to end: code-only loss on new bodies, completions, pass@1."""
     from codemm.adapters.recipe import Recipe
+    from codemm.adapters.store import read_card
     from codemm.adapters.train import train_adapter
     from codemm.eval.bench.inhouse_repo import generate
+    from codemm.eval.report import write_report
     from codemm.eval.runner import RunConfig, run_eval
     from tests.fixtures.tiny_models import build_tiny_llama
 
@@ -197,6 +199,13 @@ def test_time_split_run_with_and_without_a_tiny_adapter(tmp_path: Path) -> None:
         assert row["loss"] > 0 and 0.0 <= row["edit_similarity"] <= 1.0 and row["cost"]["new_tokens"] <= 6
     pairs = {(r["item"], r["variant"]): r["loss"] for r in rows}
     assert any(pairs[(i, "adapter")] != pairs[(i, "no-adapter")] for i in items)
+    # The report states the paired figures, and the adapter's card keeps them.
+    md, _ = write_report(tmp_path / "gain")
+    assert f"**time split, since {rev}**" in md.read_text()
+    recorded = read_card("quill").metrics["time_split"][f"since {rev}"]
+    assert recorded["loss"]["items"] == 5
+    mean_diff = sum(pairs[(i, "adapter")] - pairs[(i, "no-adapter")] for i in items) / 5
+    assert abs(recorded["loss"]["difference"] - mean_diff) < 1e-3
 
     problems = tmp_path / "problems.jsonl"
     problems.write_text(json.dumps({
@@ -212,3 +221,18 @@ def test_time_split_run_with_and_without_a_tiny_adapter(tmp_path: Path) -> None:
     assert [(r["kind"], r["variant"]) for r in rows][:2] == [("humaneval", "no-adapter"), ("humaneval", "adapter")]
     assert all(r["passed"] is False for r in rows if r["kind"] == "humaneval")  # a random model cannot add
     assert len([r for r in rows if r["kind"] == "unseen_repo"]) == 4  # limit 2, with and without
+    assert all("completion" not in r for r in rows if r["kind"] == "unseen_repo")  # loss only there
+    write_report(tmp_path / "cost")
+    cost_card = read_card("quill").metrics["cost"]
+    assert cost_card["humaneval"]["passed"]["baseline"] == 0.0 and cost_card["unseen_repo"]["loss"]["items"] == 2
+
+
+def test_paired_rows_pairs_by_item_and_counts_ups_and_downs() -> None:
+    from codemm.eval.stats import paired_rows
+
+    rows = [{"item": "a", "variant": "base", "m": 1.0}, {"item": "a", "variant": "new", "m": 0.5},
+            {"item": "b", "variant": "new", "m": 2.0}, {"item": "b", "variant": "base", "m": 1.5},
+            {"item": "c", "variant": "base", "m": 9.0}]  # fmt: skip
+    p = paired_rows(rows, "m", "base", "new")
+    assert (p["items"], p["baseline"], p["variant"], p["difference"], p["up"], p["down"]) == (2, 1.25, 1.25, 0.0, 1, 1)
+    assert p["ci_low"] <= 0.0 <= p["ci_high"]
