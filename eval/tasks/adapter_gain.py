@@ -203,18 +203,21 @@ def score_target(ctx: RunContext, variant: Variant, item: dict[str, Any]) -> dic
     model, tokenizer = loaded.model, loaded.tokenizer
     context, body = body_ids(tokenizer, item["prefix"], item["body"])
     ids = torch.tensor([context + body], device=model.device)
-    labels = ids.clone()
-    labels[0, : len(context)] = -100  # only the body is scored: the context is given
     started = time.perf_counter()
     with torch.no_grad():
-        loss = float(model(input_ids=ids, labels=labels).loss)
+        forward = model(input_ids=ids, use_cache=True)
+        # Only the body is scored: the context is given. Logit i predicts token i + 1.
+        logits = forward.logits[0, len(context) - 1 : -1].float()
+        loss = float(torch.nn.functional.cross_entropy(logits, ids[0, len(context) :]))
     record: dict[str, Any] = {"loss": loss, "perplexity": math.exp(loss), "tokens": len(body), "kind": item["kind"],
                               "split": item.get("split", item["kind"])}  # fmt: skip
     if not item.get("complete", True):
         return record
+    cache = forward.past_key_values
+    cache.crop(-(len(body) + 1))  # the context's keys and values, computed once for both measures
     with torch.no_grad():
         prompt = ids[:, : len(context)]
-        out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), do_sample=False,
+        out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), cache=cache, do_sample=False,
                              max_new_tokens=ctx.max_new_tokens, pad_token_id=tokenizer.eos_token_id)  # fmt: skip
     new = out[0, len(context) :]
     seconds = time.perf_counter() - started
