@@ -188,7 +188,13 @@ def cut_at_dedent(text: str, indent: int) -> str:
 
 
 def body_ids(tokenizer: Any, prefix: str, body: str) -> tuple[list[int], list[int]]:
-    """The nearest CONTEXT_TOKENS of the code above and the first BODY_TOKENS of the body."""
+    """The nearest CONTEXT_TOKENS of the code above and the first BODY_TOKENS of the body.
+
+    The cut goes before the newline that ends the signature (or docstring): code tokenizers merge a
+    newline with the next line's indentation, and a context ending in a bare newline token makes the
+    model start a top-level line (SmolLM2 wrote ``#`` or nothing at all in place of the body)."""
+    if prefix.endswith("\n"):
+        prefix, body = prefix[:-1], "\n" + body
     context = tokenizer(prefix, add_special_tokens=False)["input_ids"][-CONTEXT_TOKENS:]
     return context, tokenizer(body, add_special_tokens=False)["input_ids"][:BODY_TOKENS]
 
@@ -211,7 +217,7 @@ def score_target(ctx: RunContext, variant: Variant, item: dict[str, Any]) -> dic
         loss = float(torch.nn.functional.cross_entropy(logits, ids[0, len(context) :]))
     record: dict[str, Any] = {"loss": loss, "perplexity": math.exp(loss), "tokens": len(body), "kind": item["kind"],
                               "split": item.get("split", item["kind"])}  # fmt: skip
-    if not item.get("complete", True):
+    if not item.get("complete", True) or ctx.max_new_tokens <= 0:  # --max-new-tokens 0: the loss alone
         return record
     cache = forward.past_key_values
     cache.crop(-(len(body) + 1))  # the context's keys and values, computed once for both measures

@@ -236,3 +236,16 @@ def test_paired_rows_pairs_by_item_and_counts_ups_and_downs() -> None:
     p = paired_rows(rows, "m", "base", "new")
     assert (p["items"], p["baseline"], p["variant"], p["difference"], p["up"], p["down"]) == (2, 1.25, 1.25, 0.0, 1, 1)
     assert p["ci_low"] <= 0.0 <= p["ci_high"]
+
+
+def test_the_cut_keeps_the_newline_with_the_body() -> None:
+    """A context ending in a bare newline token made SmolLM2 start a top-level line instead of the body."""
+    from codemm.eval.tasks.adapter_gain import body_ids, cut_at_dedent
+    from tests.fixtures.tiny_models import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    context, body = body_ids(tokenizer, "def f(x):\n", "    y = x\n    return y\n")
+    assert tokenizer.decode(context) == "def f(x):"
+    assert tokenizer.decode(body) == "\n    y = x\n    return y\n"
+    assert cut_at_dedent("\n    y = x\n    return y\ndef g():\n    pass", 0) == "\n    y = x\n    return y"
+    assert cut_at_dedent("\n        a = 1\n    def n(self):", 4) == "\n        a = 1"
