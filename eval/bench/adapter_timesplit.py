@@ -100,8 +100,10 @@ def run_library(library: str, args: argparse.Namespace, others: list[str]) -> di
     gain = evaluate("adapter_gain", out / "gain", adapter=name, limit=args.limit,
                     max_new_tokens=args.max_new_tokens, heldout_repo=str(new_repo))  # fmt: skip
     unseen = others[0]
-    cost = evaluate("adapter_cost", out / "cost", adapter=name, limit=args.cost_limit, max_new_tokens=96,
-                    unseen_repo=str(fetch_source(OLDER[unseen], args.cache)))  # fmt: skip
+    cost = []
+    if args.cost_limit > 0:
+        cost = evaluate("adapter_cost", out / "cost", adapter=name, limit=args.cost_limit, max_new_tokens=96,
+                        unseen_repo=str(fetch_source(OLDER[unseen], args.cache)))  # fmt: skip
     from codemm.eval.stats import mcnemar_exact
 
     humaneval = {r["item"]: r for r in cost if r["kind"] == "humaneval" and r["variant"] == "no-adapter"}
@@ -147,8 +149,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="sdists (default: codemm's cache dir)")
     parser.add_argument("--recipe", default="default")
     parser.add_argument("--limit", type=int, default=40, help="new functions scored per library")
-    parser.add_argument("--cost-limit", type=int, default=20, help="HumanEval problems and other-library functions")
-    parser.add_argument("--max-new-tokens", type=int, default=32, help="completion length on the new functions")
+    parser.add_argument("--cost-limit", type=int, default=20, help="HumanEval problems and other-library functions (0: no cost run)")
+    parser.add_argument("--max-new-tokens", type=int, default=32, help="completion length on the new functions (0: loss only)")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
     args.out = args.out or data_dir() / "bench" / "adapter_timesplit"
