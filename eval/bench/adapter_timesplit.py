@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="sdists (default: codemm's cache dir)")
     parser.add_argument("--recipe", default="default")
     parser.add_argument("--limit", type=int, default=40, help="new functions scored per library")
-    parser.add_argument("--cost-limit", type=int, default=20, help="HumanEval problems, other-library functions (0: none)")
+    parser.add_argument("--cost-limit", type=int, default=20, help="HumanEval and other-library items (0: none)")
     parser.add_argument("--max-new-tokens", type=int, default=32, help="completion length (0: loss only)")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
