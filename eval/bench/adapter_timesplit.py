@@ -102,7 +102,8 @@ def run_library(library: str, args: argparse.Namespace, others: list[str]) -> di
     unseen = others[0]
     cost = []
     if args.cost_limit > 0:
-        cost = evaluate("adapter_cost", out / "cost", adapter=name, limit=args.cost_limit, max_new_tokens=96,
+        cost = evaluate("adapter_cost", out / "cost", adapter=name, limit=args.cost_limit,
+                        max_new_tokens=args.cost_new_tokens,
                         unseen_repo=str(fetch_source(OLDER[unseen], args.cache)))  # fmt: skip
     from codemm.eval.stats import mcnemar_exact
 
@@ -151,6 +152,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=40, help="new functions scored per library")
     parser.add_argument("--cost-limit", type=int, default=20, help="HumanEval and other-library items (0: none)")
     parser.add_argument("--max-new-tokens", type=int, default=32, help="completion length (0: loss only)")
+    parser.add_argument("--cost-new-tokens", type=int, default=96, help="HumanEval completion length (0: loss only)")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
     args.out = args.out or data_dir() / "bench" / "adapter_timesplit"

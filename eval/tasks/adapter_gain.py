@@ -148,7 +148,7 @@ class AdapterCost(Task):
         return _paired_summary(rows, "cost", ("loss", "passed"), "kind")
 
     def score(self, item: dict[str, Any], record: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-        if item["kind"] != "humaneval":
+        if item["kind"] != "humaneval" or "completion" not in record:
             return {}
         from codemm.eval.sandbox import run_python
 
