@@ -107,8 +107,10 @@ def run_library(library: str, args: argparse.Namespace, others: list[str]) -> di
                         unseen_repo=str(fetch_source(OLDER[unseen], args.cache)))  # fmt: skip
     from codemm.eval.stats import mcnemar_exact
 
-    humaneval = {r["item"]: r for r in cost if r["kind"] == "humaneval" and r["variant"] == "no-adapter"}
-    tuned = {r["item"]: r for r in cost if r["kind"] == "humaneval" and r["variant"] == "adapter"}
+    # Only the problems it completed (--cost-new-tokens 0 scores the loss alone).
+    completed = [r for r in cost if r["kind"] == "humaneval" and "passed" in r]
+    humaneval = {r["item"]: r for r in completed if r["variant"] == "no-adapter"}
+    tuned = {r["item"]: r for r in completed if r["variant"] == "adapter"}
     items = sorted(set(humaneval) & set(tuned))
     before = [bool(humaneval[i].get("passed")) for i in items]
     after = [bool(tuned[i].get("passed")) for i in items]
