@@ -80,6 +80,19 @@ def read_card(name: str) -> AdapterCard:
     return AdapterCard(**data)
 
 
+def record_metrics(name: str, key: str, figures: dict[str, Any]) -> bool:
+    """Adds evaluation figures to an adapter's card (``metrics[key][split]``), so `codemm adapters
+    show` gives the time-split gain and the cost next to the training figures. Returns False when
+    the adapter is gone (a report regenerated long after): nothing to record then."""
+    try:
+        card = read_card(name)
+    except CodemmError:
+        return False
+    card.metrics.setdefault(key, {}).update(figures)
+    write_card(adapter_dir(name), card)
+    return True
+
+
 def list_adapters() -> list[AdapterCard]:
     cards = []
     root = store_dir()

@@ -51,6 +51,12 @@ class RunConfig:
     context_window: int = 0
     concurrency: int = 1
     """Generations in flight at once: a server (vLLM, llama.cpp) batches them."""
+    since: str | None = None
+    """adapter_gain: score code added or changed after this git revision (the adapter trained at it)."""
+    heldout_repo: str | None = None
+    """adapter_gain: score the functions of this later snapshot that training's snapshot lacked."""
+    unseen_repo: str | None = None
+    """adapter_cost: a library the adapter never saw, besides HumanEval."""
 
     def settings(self) -> Settings:
         settings = Settings(
@@ -186,7 +192,10 @@ def run_eval(
                     progress(suite, count, total)
 
         for suite in config.suites:
-            task = get_task(suite, adapter=config.adapter, limit=config.limit, problems=config.problems)
+            task = get_task(
+                suite, adapter=config.adapter, limit=config.limit, problems=config.problems, since=config.since,
+                heldout_repo=config.heldout_repo, unseen_repo=config.unseen_repo,
+            )  # fmt: skip
             variant_names = config.variants or list(task.default_variants)
             variants = [Variant.parse(v, config.adapter) for v in variant_names]
             items = task.items(ctx)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -63,3 +64,23 @@ def mcnemar_exact(a: Sequence[bool], b: Sequence[bool]) -> float:
         return 1.0
     tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2**n
     return min(1.0, 2 * tail)
+
+
+def paired_rows(
+    rows: Iterable[dict[str, Any]], metric: str, baseline: str, variant: str, seed: int = 0
+) -> dict[str, float]:
+    """A metric under two variants of one run, paired by item: both means, the mean difference
+    (variant - baseline) with its paired bootstrap 95% CI, and how many items it went up/down on.
+    Items missing the metric under either variant are left out."""
+    by: dict[str, dict[str, float]] = {baseline: {}, variant: {}}
+    for row in rows:
+        if row.get("variant") in by and row.get(metric) is not None:
+            by[row["variant"]][row["item"]] = float(row[metric])
+    items = sorted(set(by[baseline]) & set(by[variant]))
+    a = [by[baseline][i] for i in items]
+    b = [by[variant][i] for i in items]
+    diff, lo, hi = paired_bootstrap(a, b, seed=seed)
+    return {"items": len(items), "baseline": sum(a) / max(1, len(a)), "variant": sum(b) / max(1, len(b)),
+            "difference": diff, "ci_low": lo, "ci_high": hi,
+            "up": sum(y > x for x, y in zip(a, b, strict=True)),
+            "down": sum(y < x for x, y in zip(a, b, strict=True))}  # fmt: skip

@@ -78,6 +78,10 @@ def adapters_train(
         def progress(step: int, total: int, loss: float, rate: float) -> None:
             bar.update(task, completed=step, loss=loss, rate=rate)
 
+        if not as_json:  # before the first step, which can take minutes on a CPU
+            from codemm.adapters.estimate import estimate_training
+
+            typer.echo(f"codemm: expected: {estimate_training(chosen, repo).describe()}", err=True)
         result = train_adapter(name, repo, chosen, settings.model, settings.device, resume, exclude, progress)
     summary = {
         "name": result.name, "path": str(result.path), "steps": result.steps, "final_loss": result.final_loss,

@@ -82,6 +82,24 @@ def eval_run(
     concurrency: Annotated[
         int, typer.Option("--concurrency", help="Generations in flight at once (a server batches them).")
     ] = 1,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="adapter_gain: score the functions added or changed after this git revision "
+            "of the adapter's repository (the revision it was trained at).",
+        ),
+    ] = None,
+    heldout_repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--heldout-repo",
+            help="adapter_gain: a later snapshot; score the functions the training snapshot did not have.",
+        ),
+    ] = None,
+    unseen_repo: Annotated[
+        Path | None, typer.Option("--unseen-repo", help="adapter_cost: a library the adapter never saw.")
+    ] = None,
 ) -> None:
     """Run suites under variants; results stream to DIR/results.jsonl and a report is written."""
     from codemm.eval.runner import DEFAULT_SUITES, RunConfig
@@ -98,6 +116,8 @@ def eval_run(
         limit=limit, max_new_tokens=max_new_tokens, problems=str(problems) if problems else None,
         backend=settings.backend, api_base=settings.api_base if settings.backend == "openai" else "",
         api_key_env=settings.api_key_env, context_window=settings.context_window, concurrency=concurrency,
+        since=since, heldout_repo=str(heldout_repo.resolve()) if heldout_repo else None,
+        unseen_repo=str(unseen_repo.resolve()) if unseen_repo else None,
     )  # fmt: skip
     _run_and_report(config, out, resume)
 

@@ -1,0 +1,60 @@
+"""How long `codemm adapters train` will take, said before it starts.
+
+Three parts, each measured on the development machine (2 shared CPU cores, SmolLM2-135M, QLoRA; see
+the README's adapter section): building the dataset (index, secret scan) grows with the repository's
+size; the steps grow with the recipe's tokens per step; the held-out loss before and after costs a
+few forward passes. A GPU finishes far sooner and a busy CPU later: the figure is for planning, and
+the progress bar's remaining time (from the steps measured so far) takes over once training runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from codemm.adapters.recipe import Recipe
+
+# Measured 2026-12-06 on the development machine (2 cores shared with six other jobs, load ~10):
+# werkzeug 2.3.0 (1.5 MB of source) took 23 s to build its dataset and 72 s to load the model, pack
+# the blocks and score the held-out set; a 1,024-token LoRA step of SmolLM2-135M took 35 CPU-seconds
+# (fp32), i.e. ~60 tokens/s on 2 idle cores; under that load it ran at ~10 tokens/s wall, and the
+# 4-bit base (bitsandbytes on CPU, no fused kernel) ~1.2x slower still.
+SETUP_S = 60.0
+"""Loading the model and tokenizer, packing the blocks."""
+PREP_S_PER_MB = 20.0
+"""Dataset building (index, secret scan), per MB of indexed source."""
+TRAIN_TOKENS_PER_S = 60.0
+"""Training throughput (forward + backward, packed blocks) of the default model on 2 idle cores."""
+QUANT_SLOWDOWN = {"4bit": 1.2, "auto": 1.2}
+"""A 4-bit base dequantizes every weight in every pass on a CPU."""
+EVAL_SPEEDUP = 3.0
+"""A no-grad forward pass costs about a third of a training step's work."""
+
+
+@dataclass(frozen=True)
+class TrainEstimate:
+    seconds: float
+    repo_mb: float
+    steps: int
+    tokens: int
+
+    def describe(self) -> str:
+        return (f"about {self.seconds / 60:.0f} min on 2 idle CPU cores, longer on a busy machine ({self.steps} steps, "
+                f"{self.tokens:,} tokens, {self.repo_mb:.1f} MB of source)")  # fmt: skip
+
+
+def repository_mb(repo: Path) -> float:
+    """The size of what the index reads (ignored, binary and oversized files left out)."""
+    from codemm.repo.walk import walk_repo
+
+    return sum(f.size for f in walk_repo(repo, sniff=False).files) / 1e6
+
+
+def estimate_training(recipe: Recipe, repo: Path, tokens_per_s: float = TRAIN_TOKENS_PER_S) -> TrainEstimate:
+    """Expected wall time of training ``recipe`` on ``repo``."""
+    tokens_per_s /= QUANT_SLOWDOWN.get(recipe.quant, 1.0)
+    tokens = recipe.max_steps * recipe.batch_size * recipe.grad_accum * recipe.seq_len
+    eval_tokens = 2 * recipe.eval_batches * recipe.batch_size * recipe.seq_len
+    mb = repository_mb(repo)
+    seconds = SETUP_S + PREP_S_PER_MB * mb + tokens / tokens_per_s + eval_tokens / (tokens_per_s * EVAL_SPEEDUP)
+    return TrainEstimate(seconds, mb, recipe.max_steps, tokens)
