@@ -477,11 +477,15 @@ def test_serve_config_validates_itself() -> None:
 
 def test_mcp_tools_over_http_at_slash_mcp(serve: Serve) -> None:
     """The same MCP tools as `codemm mcp`, over streamable HTTP, through the SDK's own client."""
+
+    check_mcp_over_http(serve(FakeModel()))
+
+
+def check_mcp_over_http(url: str) -> None:
+    """initialize, tools/list and find_definition at ``url``/mcp through the SDK's streamable-HTTP client."""
     import anyio
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
-
-    url = serve(FakeModel())
 
     async def call() -> tuple[list[str], str]:
         async with streamable_http_client(url + "/mcp") as streams, ClientSession(streams[0], streams[1]) as mcp:

@@ -3,7 +3,6 @@ here wrote: the official MCP SDK's streamable-HTTP client at /mcp."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.test_serve import check_mcp_over_http
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample-repo"
@@ -60,21 +61,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_llama_long_dir: Path) 
 
 def test_mcp_is_mounted_on_the_cli_server(served: str) -> None:
     """initialize, tools/list and a tool call through the SDK's own streamable-HTTP client."""
-    import anyio
-    from mcp import ClientSession
-    from mcp.client.streamable_http import streamable_http_client
-
-    async def call() -> tuple[list[str], str]:
-        async with streamable_http_client(served + "/mcp") as streams, ClientSession(streams[0], streams[1]) as mcp:
-            await mcp.initialize()
-            names = [tool.name for tool in (await mcp.list_tools()).tools]
-            found = await mcp.call_tool("find_definition", {"symbol": "parse_due_date"})
-            assert not found.is_error, found.content
-            return names, json.dumps(found.structured_content)
-
-    names, found = anyio.run(call)
-    assert {"search_code", "find_definition", "read_range", "ask"} <= set(names)
-    assert "tasktracker/dates.py:10" in found
+    check_mcp_over_http(served)
 
 
 def test_the_served_repositorys_codemm_toml_applies_wherever_serve_starts(served: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from codemm.diagram.graph import Edge, Graph, Node, restrict
+from codemm.diagram.graph import Edge, Graph, Node, restrict, with_externals
 from codemm.diagram.imports import _text, _walk
 from codemm.diagram.source import Repo
 from codemm.errors import BadInputError
@@ -79,12 +79,7 @@ def class_graph(repo: Repo, target: str = "", depth: int = 0, members: bool = Fa
             if found:
                 graph.add_edge(Edge(info.id, found, "composes", info.path, line))
     graph = restrict(graph, _roots(repo, classes, target), depth)
-    if externals:
-        for edge in outside:
-            if edge.source in graph.nodes:
-                graph.add_node(Node(edge.target, edge.target, "external"))
-                graph.add_edge(edge)
-    return graph
+    return with_externals(graph, outside) if externals else graph
 
 
 def _roots(repo: Repo, classes: dict[str, ClassInfo], target: str) -> set[str]:

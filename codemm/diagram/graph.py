@@ -223,3 +223,12 @@ def _prefix(node: Node, level: int) -> str:
         return node.id
     parts = node.id.split(".")
     return ".".join(parts[: max(1, min(len(parts), level))])
+
+
+def with_externals(graph: Graph, outside: list[Edge]) -> Graph:
+    """``graph`` with the edges that leave the repository from its nodes, one node per outside package."""
+    for edge in outside:
+        if edge.source in graph.nodes:
+            graph.add_node(Node(edge.target, edge.target, "external"))
+            graph.add_edge(edge)
+    return graph

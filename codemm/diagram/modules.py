@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codemm.diagram.graph import Edge, Graph, Node, restrict
+from codemm.diagram.graph import Edge, Graph, Node, restrict, with_externals
 from codemm.diagram.source import Repo
 
 
@@ -25,12 +25,7 @@ def module_graph(repo: Repo, target: str = "", depth: int = 0, externals: bool =
                 outside.append(Edge(source, package, "imports", path, imp.line))
     roots = repo.select(target)
     graph = restrict(graph, roots, depth)
-    if externals:
-        for edge in outside:
-            if edge.source in graph.nodes:
-                graph.add_node(Node(edge.target, edge.target, "external"))
-                graph.add_edge(edge)
-    return graph
+    return with_externals(graph, outside) if externals else graph
 
 
 def _label(node: str, path: str, language: str) -> str:
