@@ -91,6 +91,9 @@ class Tool:
     """Offered as ``POST /v1/tools/{name}`` (not ``ask``: answers go through the generation slots)."""
     read_only: bool
     cli_note: str = ""
+    cli_presets: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    """More CLI commands for the same tool with some arguments fixed: ``codemm callers X`` is
+    ``call_hierarchy(X, direction="callers")``."""
 
     def call(self, tools: Any, arguments: dict[str, Any]) -> Result:
         """Checks ``arguments`` as every surface must, runs the tool, and bounds what it returns."""
@@ -117,13 +120,15 @@ def tool(
     http: bool = True,
     read_only: bool = True,
     cli_note: str = "",
+    cli_presets: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
     """Declares ``fn(tools, **params)`` as a tool on every surface (see the module docstring)."""
     if "\n" in description or len(description) >= 200:
         raise ValueError(f"tool {name}: the description must be one line under 200 characters")
 
     def declare(fn: Callable[..., Result]) -> Callable[..., Result]:
-        register(Tool(name, description, fn, params_of(fn), render, cli, chat, http, read_only, cli_note))
+        presets = tuple((command, tuple(fixed.items())) for command, fixed in (cli_presets or {}).items())
+        register(Tool(name, description, fn, params_of(fn), render, cli, chat, http, read_only, cli_note, presets))
         return fn
 
     return declare
@@ -134,7 +139,9 @@ def register(spec: Tool) -> Tool:
     for other in TOOLS.values():
         if other.name == spec.name:
             continue  # re-declaring a tool (a module reloaded) replaces it
-        if spec.cli and spec.cli == other.cli or spec.chat and spec.chat == other.chat:
+        taken = {other.cli, *(command for command, _ in other.cli_presets)} - {None}
+        wanted = {spec.cli, *(command for command, _ in spec.cli_presets)}
+        if wanted & taken or spec.chat and spec.chat == other.chat:
             raise ValueError(f"tool {spec.name} reuses a command name of {other.name}")
     TOOLS[spec.name] = spec
     return spec

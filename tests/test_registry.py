@@ -190,8 +190,10 @@ def test_every_builtin_tool_reaches_each_surface_it_names() -> None:
     from codemm.tui.commands import chat_commands
 
     commands = {c.name for group in app.registered_groups for c in group.typer_instance.registered_commands}
+    assert {"callers", "callees"} <= commands  # call_hierarchy's presets
     for spec in TOOLS.values():
         assert spec.cli is None or spec.cli in commands, spec.name
+        assert all(preset in commands for preset, _ in spec.cli_presets), spec.name
         assert spec.cli is not None or spec.cli_note, f"{spec.name}: no CLI command and no note of which covers it"
         assert spec.chat is None or spec.chat in chat_commands(), spec.name
         assert spec.description and "\n" not in spec.description

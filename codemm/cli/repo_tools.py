@@ -24,10 +24,16 @@ def build_app() -> typer.Typer:
     for spec in TOOLS.values():
         if spec.cli:
             app.command(spec.cli, help=spec.description)(_command(spec))
+        for name, fixed in spec.cli_presets:
+            shown = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in fixed)
+            help_ = f"{spec.description} (codemm {spec.cli or spec.name} {shown})"
+            app.command(name, help=help_)(_command(spec, dict(fixed)))
     return app
 
 
-def _command(spec: Tool) -> Any:
+def _command(spec: Tool, fixed: dict[str, Any] | None = None) -> Any:
+    """The typer command of ``spec``; ``fixed`` arguments are set, not asked for."""
+    fixed = fixed or {}
     clash = [p.name for p in spec.params if p.name in RESERVED]
     if clash:
         raise ValueError(f"tool {spec.name}: parameter {clash[0]} clashes with a CLI option")
@@ -41,7 +47,7 @@ def _command(spec: Tool) -> Any:
         refresh_index(root, embed=False, quiet=as_json, settings=settings)  # the progress bar of a first index
         tools = RepoTools(root, settings)
         try:
-            result = spec.call(tools, {k: v for k, v in arguments.items() if v is not None})
+            result = spec.call(tools, {**{k: v for k, v in arguments.items() if v is not None}, **fixed})
         finally:
             tools.close()
         if as_json:
@@ -52,12 +58,12 @@ def _command(spec: Tool) -> Any:
     keyword = inspect.Parameter.KEYWORD_ONLY
     parameters = [
         inspect.Parameter("ctx", keyword, annotation=typer.Context),
-        *(_parameter(p) for p in spec.params),
+        *(_parameter(p) for p in spec.params if p.name not in fixed),
         inspect.Parameter("repo", keyword, annotation=RepoOpt, default=Path(".")),
         inspect.Parameter("as_json", keyword, annotation=JsonOpt, default=False),
     ]
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    command.__name__ = spec.cli or spec.name
+    command.__name__ = spec.cli or spec.name  # typer names the command from app.command's argument
     command.__doc__ = spec.description
     return command
 

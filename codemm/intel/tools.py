@@ -92,7 +92,8 @@ def goto_definition(tools: Any, location: Annotated[str, Arg(LOCATION_HELP, posi
 
 @tool("call_hierarchy", "Who calls a function or method, and what it calls (one level), each call resolved to "
       "its definition; give a name (pkg.mod.func, Class.method) or PATH:LINE.", cli="calls", chat="/calls",
-      render=render.calls)  # fmt: skip
+      render=render.calls,
+      cli_presets={"callers": {"direction": "callers"}, "callees": {"direction": "callees"}})  # fmt: skip
 def call_hierarchy(
     tools: Any,
     symbol: Annotated[str, Arg("A function or method: a (qualified) name or PATH:LINE[:COL].", positional=True)],
