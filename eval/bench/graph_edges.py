@@ -82,6 +82,58 @@ def repoqa_ranks(dense: bool) -> dict[str, list[int | None]]:
     return ranks
 
 
+def jedi_sample(library: str, n: int, seed: int = 0) -> dict[str, Any]:
+    """Edge precision and recall against jedi's ``goto`` (follow_imports) on ``n`` sampled Python
+    references whose use site jedi resolves to a file of the repository: for each graph, the
+    definers it links the use to, against the files jedi's definitions sit in."""
+    import random
+    import re
+
+    import jedi
+
+    from codemm.repo.graph import name_edges
+    from codemm.repo.index import RepoIndex
+    from codemm.repo.precise_graph import import_edges
+
+    root = fetch_all({library: load_sources()[library]})[library]
+    with RepoIndex(root) as index:
+        index.refresh(embed=False)
+        symbols, references = index.symbols(), index.references()
+        graphs = {"names": name_edges(symbols, references), "imports": import_edges(symbols, references, index.root)}
+        root = index.root
+    defined = {s.name for s in symbols}
+    pool = [r for r in references if r.path.endswith(".py") and r.name in defined]
+    random.Random(seed).shuffle(pool)
+    project = jedi.Project(root)
+    counts = {g: {"linked": 0, "right": 0, "truth": 0} for g in graphs}
+    used = 0
+    for ref in pool:
+        if used >= n:
+            break
+        text = (root / ref.path).read_text(encoding="utf-8", errors="replace").splitlines()
+        match = re.search(rf"\b{re.escape(ref.name)}\b", text[ref.line - 1]) if ref.line <= len(text) else None
+        if match is None:
+            continue
+        try:
+            found = jedi.Script(path=str(root / ref.path), project=project).goto(
+                ref.line, match.start(), follow_imports=True
+            )
+        except Exception:  # jedi's own failures on odd code: not a sample
+            continue
+        truth = {
+            str(d.module_path.relative_to(root)) for d in found if d.module_path and d.module_path.is_relative_to(root)
+        }
+        if not truth:
+            continue
+        used += 1
+        for g, edges in graphs.items():
+            linked = {d for (u, d) in edges.get(ref.name, {}) if u == ref.path}
+            counts[g]["linked"] += len(linked)
+            counts[g]["right"] += len(linked & truth)
+            counts[g]["truth"] += len(truth)
+    return {"library": library, "sampled": used, "counts": counts}
+
+
 def _rr(ranks: list[int | None]) -> list[float]:
     return [1.0 / r if r else 0.0 for r in ranks]
 
@@ -100,8 +152,16 @@ def main() -> None:
     parser.add_argument("--split", choices=["dev", "test", "all"], default="dev")
     parser.add_argument("--no-dense", action="store_true")
     parser.add_argument("--no-repoqa", action="store_true")
+    parser.add_argument("--jedi", type=int, default=0, help="only: edge precision against jedi on N uses per library")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.jedi:
+        for library in sorted(load_sources()):
+            result = jedi_sample(library, args.jedi)
+            for g, c in result["counts"].items():
+                precision, recall = c["right"] / max(1, c["linked"]), c["right"] / max(1, c["truth"])
+                print(f"{library} ({result['sampled']} uses) {g:<8} precision {precision:.3f} recall {recall:.3f}")
+        return
     retrieval = evaluate(args.split, CONFIGS, dense=not args.no_dense)
     maps = map_ranks(args.split)
     qa = {} if args.no_repoqa else repoqa_ranks(not args.no_dense)
