@@ -24,8 +24,8 @@ PYTHON_BUILTINS = frozenset(dir(builtins))
 PYTHON_SUFFIXES = (".py", ".pyi")
 GraphKind = Literal["names", "imports"]
 """Which edges: ``names`` links a use of a name to every file defining it; ``imports`` resolves
-Python uses through imports and receivers (precise_graph.py). Measured in precise_graph.py's
-docstring; ``names`` stays the default until the numbers favour the other."""
+Python uses through imports and receivers (precise_graph.py): more precise edges, but no better
+ranking on the retrieval-hard suite (figures in precise_graph.py), so ``names`` stays the default."""
 
 
 def edge_multiplier(name: str, definers: int, focus: set[str]) -> float:

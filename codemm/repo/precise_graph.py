@@ -9,6 +9,15 @@ methods and attributes of classes only, never to another module's function. A na
 outside the repository links nowhere. Computed lazily per repository from the sources (Python's
 ``ast``, about a second per 50k lines); files that are not Python, or do not parse, keep the name
 graph's edges.
+
+Measured (``python -m codemm.eval.bench.graph_edges``, retrieval-hard libraries): edge precision
+against jedi's ``goto`` on 60 sampled uses per library rises from 0.32/0.35/0.47 (prompt_toolkit,
+tornado, werkzeug) to 0.80/0.72/0.81, recall 0.97/1.00/1.00 -> 0.97/0.93/0.98. But where the
+graph feeds ranking it does not help: propagation (weight 0.5) on the dev split, MRR 0.705 ->
+0.710 (paired bootstrap +0.005 [-0.000, +0.012]), recall@1/@5 unchanged (0.593/0.870), and
+the default without propagation is already at 0.710; repo-QA MRR 0.952 both; the question-focused
+repo map puts a gold-file definition in its first 50 for 0.407 -> 0.370 of questions (-0.037
+[-0.093, +0.000]). So ``names`` stays the default and this graph is available behind the switch.
 """
 
 from __future__ import annotations
