@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
-from codemm.repo.graph import edge_multiplier, reference_counts
+from codemm.repo.graph import edge_multiplier, file_edges, reference_counts
 from codemm.repo.symbols import Reference, Symbol
 
 RESTART = 0.5
@@ -22,19 +23,26 @@ ITERATIONS = 20
 
 
 class FileGraph:
-    def __init__(self, symbols: list[Symbol], references: list[Reference], files: list[str]) -> None:
+    def __init__(
+        self,
+        symbols: list[Symbol],
+        references: list[Reference],
+        files: list[str],
+        graph: str = "names",
+        root: Path | None = None,
+    ) -> None:
+        """``graph`` and ``root``: which edges (graph.file_edges)."""
         from scipy.sparse import csr_matrix
 
         self.files = files
         self.position = {f: i for i, f in enumerate(files)}
-        defines, referenced = reference_counts(symbols, references)
+        defines, _ = reference_counts(symbols, [])
         weights: dict[tuple[int, int], float] = defaultdict(float)
-        for name, users in referenced.items():
+        for name, pairs in file_edges(symbols, references, graph, root).items():
             mul = edge_multiplier(name, len(defines[name]), set())
-            for user, count in users.items():
-                for definer in defines[name]:
-                    if definer != user and user in self.position and definer in self.position:
-                        weights[(self.position[user], self.position[definer])] += mul * math.sqrt(count)
+            for (user, definer), count in pairs.items():
+                if definer != user and user in self.position and definer in self.position:
+                    weights[(self.position[user], self.position[definer])] += mul * math.sqrt(count)
         n = len(files)
         rows = np.array([r for r, _ in weights], dtype=np.int64)
         cols = np.array([c for _, c in weights], dtype=np.int64)

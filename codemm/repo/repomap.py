@@ -15,9 +15,9 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-from codemm.repo.graph import edge_multiplier, reference_counts
+from codemm.repo.graph import edge_multiplier, file_edges, reference_counts
 from codemm.repo.index import RepoIndex
 from codemm.repo.retrieve import symbol_scores
 from codemm.repo.symbols import Reference, Symbol
@@ -43,17 +43,19 @@ def rank_definitions(
     files: list[str],
     focus_files: set[str] = frozenset(),  # type: ignore[assignment]
     focus_names: set[str] = frozenset(),  # type: ignore[assignment]
+    edges: str = "names",
+    root: Path | None = None,
 ) -> list[tuple[Symbol, float]]:
+    """``edges`` and ``root``: which reference graph (graph.file_edges)."""
     import networkx as nx
 
-    defines, referenced = reference_counts(symbols, references)
+    defines, _ = reference_counts(symbols, [])
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(files)
-    for name, users in referenced.items():
+    for name, pairs in file_edges(symbols, references, edges, root).items():
         mul = edge_multiplier(name, len(defines[name]), focus_names)
-        for user, count in users.items():
-            for definer in defines[name]:
-                graph.add_edge(user, definer, weight=mul * math.sqrt(count), name=name)
+        for (user, definer), count in pairs.items():
+            graph.add_edge(user, definer, weight=mul * math.sqrt(count), name=name)
     if not graph:
         return []
     personal = {f: 1.0 for f in files if f in focus_files}
@@ -130,12 +132,12 @@ def focus_of(text: str, symbols: list[Symbol], files: list[str]) -> tuple[set[st
 
 
 def build_repo_map(
-    index: RepoIndex, count_tokens: Callable[[str], int], budget: int = 1024, focus: str = ""
+    index: RepoIndex, count_tokens: Callable[[str], int], budget: int = 1024, focus: str = "", edges: str = "names"
 ) -> RepoMap:
     symbols = index.symbols()
     files = sorted(index.file_lines())
     focus_files, focus_names = focus_of(focus, symbols, files) if focus else (set(), set())
-    ranked = rank_definitions(symbols, index.references(), files, focus_files, focus_names)
+    ranked = rank_definitions(symbols, index.references(), files, focus_files, focus_names, edges, index.root)
     if budget <= 0 or not ranked:
         return RepoMap("", 0, 0, len(ranked))
     lo, hi, best = 1, len(ranked), ""

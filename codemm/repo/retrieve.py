@@ -60,6 +60,8 @@ class RetrievalOptions:
     of the harder suite, plain questions: recall@1 0.52 -> 0.57, recall@5 0.86 -> 0.95."""
     graph: float = 0.0
     """RRF weight of files reached from the best files over the reference graph (propagate.py)."""
+    graph_edges: str = "names"
+    """Which reference graph propagation walks: ``names`` or ``imports`` (graph.GraphKind)."""
     rrf_k: int = 10
     """Reciprocal-rank constant: smaller makes the first ranks of each retriever count more. With five
     rankings, k=60 let a file found late by many retrievers beat one found first by two (dev split
@@ -125,6 +127,7 @@ class Retriever:
         self.symbols: list[Symbol] = index.symbols()
         self.symbol_index = SymbolIndex(self.symbols)
         self._references = index.references() if self.options.graph > 0 else []
+        self._root = index.root
         self._graph: FileGraph | None = None
         self.bm25, self.vocab = self._bm25(bm25s, self.chunks, lambda c: f"{c.path} {c.symbol} {c.text}")
         self.card_bm25, self.card_vocab = self._bm25(bm25s, self.cards, lambda c: c.text)
@@ -310,7 +313,9 @@ class Retriever:
         if self._graph is None:
             from codemm.repo.propagate import FileGraph
 
-            self._graph = FileGraph(self.symbols, self._references, sorted(self._by_path))
+            self._graph = FileGraph(
+                self.symbols, self._references, sorted(self._by_path), self.options.graph_edges, self._root
+            )
         seeds = dict(sorted(file_score.items(), key=lambda kv: -kv[1])[:GRAPH_SEEDS])
         for rank, (path, score) in enumerate(self._graph.rank(seeds)[:GRAPH_DEPTH], 1):
             added = self.options.graph / (self.options.rrf_k + rank) * prior(path)

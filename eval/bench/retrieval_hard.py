@@ -1,6 +1,6 @@
 """File-level retrieval on the harder suite (eval/suites/retrieval-hard), per configuration.
 
-    python -m codemm.eval.bench.retrieval_hard [--split dev|test|all] [--ablate] [--no-dense] [--json]
+    python -m codemm.eval.bench.retrieval_hard [--split dev|test|all] [--ablate] [--graph names|imports] [--json]
 
 Downloads the pinned libraries once (pip download, sha256-checked), indexes them (embeddings
 included; cached in codemm's index cache like any repo), then ranks files for every question:
@@ -145,10 +145,12 @@ def main() -> None:
     parser.add_argument("--no-dense", action="store_true", help="without embeddings (BM25, symbols, cards' BM25)")
     parser.add_argument("--library", action="append", help="only this library's questions (repeatable)")
     parser.add_argument("--embedding-model", default=MODEL_NAME, help="what embedding_model takes (a local dir...)")
+    parser.add_argument("--graph", choices=["names", "imports"], default="names", help="the graph propagation walks")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list the questions the default misses at 5")
     args = parser.parse_args()
     configs = ABLATION if args.ablate else TUNING if args.tune else CONFIGS
+    configs = {name: replace(options, graph_edges=args.graph) for name, options in configs.items()}
     embedding = EmbeddingConfig(args.embedding_model)
     result = evaluate(args.split, configs, dense=not args.no_dense, libraries=args.library, embedding=embedding)
     if args.json:
