@@ -9,10 +9,8 @@ from __future__ import annotations
 import builtins
 import re
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Literal
 
-from codemm.errors import BadInputError
 from codemm.repo.symbols import Reference, Symbol
 
 # Names that mean one thing: snake_case or mixed case (getURL) of 8 characters or more, and any
@@ -76,17 +74,3 @@ def name_edges(symbols: list[Symbol], references: list[Reference]) -> dict[str, 
     for name, users in referenced.items():
         edges[name] = Counter({(user, definer): count for user, count in users.items() for definer in defines[name]})
     return edges
-
-
-def file_edges(
-    symbols: list[Symbol], references: list[Reference], graph: str = "names", root: Path | None = None
-) -> dict[str, Counter[tuple[str, str]]]:
-    """The edges the repo map and propagation rank over, of the ``graph`` kind (GraphKind); the
-    ``imports`` kind reads the Python sources under ``root``."""
-    if graph == "names":
-        return name_edges(symbols, references)
-    if graph == "imports" and root is not None:
-        from codemm.repo.precise_graph import import_edges
-
-        return import_edges(symbols, references, root)
-    raise BadInputError(f"unknown reference graph {graph!r} (without a repository root?); use 'names' or 'imports'")

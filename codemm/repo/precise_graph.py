@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from codemm.errors import BadInputError
 from codemm.repo.graph import PYTHON_SUFFIXES, name_edges
 from codemm.repo.symbols import Reference, Symbol
 
@@ -225,3 +226,15 @@ def _receiver(node: ast.expr) -> str:
         return ""
     parts.append(node.id)
     return ".".join(reversed(parts))
+
+
+def file_edges(
+    symbols: list[Symbol], references: list[Reference], graph: str = "names", root: Path | None = None
+) -> dict[str, Counter[tuple[str, str]]]:
+    """The edges the repo map and propagation rank over, of the ``graph`` kind (GraphKind); the
+    ``imports`` kind reads the Python sources under ``root``."""
+    if graph == "names":
+        return name_edges(symbols, references)
+    if graph == "imports" and root is not None:
+        return import_edges(symbols, references, root)
+    raise BadInputError(f"unknown reference graph {graph!r} (without a repository root?); use 'names' or 'imports'")

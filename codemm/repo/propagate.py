@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codemm.repo.graph import edge_multiplier, file_edges, reference_counts
+from codemm.repo.graph import edge_multiplier, reference_counts
+from codemm.repo.precise_graph import file_edges
 from codemm.repo.symbols import Reference, Symbol
 
 RESTART = 0.5
@@ -31,7 +32,7 @@ class FileGraph:
         graph: str = "names",
         root: Path | None = None,
     ) -> None:
-        """``graph`` and ``root``: which edges (graph.file_edges)."""
+        """``graph`` and ``root``: which edges (precise_graph.file_edges)."""
         from scipy.sparse import csr_matrix
 
         self.files = files

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from codemm.repo.graph import edge_multiplier, file_edges, reference_counts
+from codemm.repo.graph import edge_multiplier, reference_counts
 from codemm.repo.index import RepoIndex
+from codemm.repo.precise_graph import file_edges
 from codemm.repo.retrieve import symbol_scores
 from codemm.repo.symbols import Reference, Symbol
 
@@ -46,7 +47,7 @@ def rank_definitions(
     edges: str = "names",
     root: Path | None = None,
 ) -> list[tuple[Symbol, float]]:
-    """``edges`` and ``root``: which reference graph (graph.file_edges)."""
+    """``edges`` and ``root``: which reference graph (precise_graph.file_edges)."""
     import networkx as nx
 
     defines, _ = reference_counts(symbols, [])

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from codemm.errors import BadInputError
-from codemm.repo.graph import file_edges
-from codemm.repo.precise_graph import import_edges
+from codemm.repo.precise_graph import file_edges, import_edges
 from codemm.repo.propagate import FileGraph
 from codemm.repo.repomap import rank_definitions
 from codemm.repo.symbols import Reference, Symbol, parse_source
