@@ -247,12 +247,16 @@ def _unquote(text: str) -> str:
 # -- draw.io and SVG -------------------------------------------------------------------------------
 
 
+def _xml(text: str, what: str) -> ElementTree.Element:
+    try:
+        return ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise BadInputError(f"{what} is not well-formed XML ({exc})") from None
+
+
 def _drawio(text: str) -> DiagramSource:
     out = DiagramSource("drawio")
-    try:
-        root = ElementTree.fromstring(text)
-    except ElementTree.ParseError as exc:
-        raise BadInputError(f"the draw.io file is not well-formed XML ({exc})") from None
+    root = _xml(text, "the draw.io file")
     cells = list(root.iter("mxCell"))
     for diagram in root.iter("diagram"):  # a compressed page: base64 of raw deflate of url-quoted XML
         packed = (diagram.text or "").strip()
@@ -277,10 +281,7 @@ def _drawio(text: str) -> DiagramSource:
 
 def _svg(text: str) -> DiagramSource:
     out = DiagramSource("svg")
-    try:
-        root = ElementTree.fromstring(text)
-    except ElementTree.ParseError as exc:
-        raise BadInputError(f"the SVG is not well-formed XML ({exc})") from None
+    root = _xml(text, "the SVG")
     groups = [g for g in root.iter() if g.tag.endswith("}g") or g.tag == "g"]
     nodes = [g for g in groups if g.get("class") == "node"]
     if nodes:  # Graphviz: <g class="node"><title>id</title><text>label</text>
