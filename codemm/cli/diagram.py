@@ -19,9 +19,13 @@ app = typer.Typer()
 @app.command("diagram")
 def diagram_cmd(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="modules, classes, focus, or check (a diagram file to compare).")],
+    kind: Annotated[str, typer.Argument(help="modules, classes, calls, focus, or check (a diagram file to compare).")],
     target: Annotated[
-        str, typer.Argument(help="A folder, module or class (focus: the question; check: the diagram file).")
+        str,
+        typer.Argument(
+            help="A folder, module or class (calls: a function or PATH:LINE; focus: the question; "
+            "check: the diagram file)."
+        ),
     ] = "",
     fmt: Annotated[str, typer.Option("--format", "-f", help="mermaid, dot, svg or png.")] = "mermaid",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file (default: stdout).")] = None,

@@ -16,16 +16,25 @@ MAX_PNG_BASE64 = MAX_RESULT_BYTES // 2
 """A PNG in the result leaves room for the Mermaid text and the nodes within the registry's cap."""
 
 
-@tool("diagram", "A diagram of the code drawn from static analysis (modules, classes, or focus on a question) "
+@tool("diagram", "A diagram of the code drawn from static analysis (modules, classes, calls of a function, or "
+      "focus on a question) "
       "as Mermaid, every node with its path:line; use it to see structure.", cli=None,
       cli_note="codemm diagram", chat="/diagram", render=text.diagram)  # fmt: skip
 def diagram(
     tools: Any,
-    kind: Annotated[str, Arg("modules (imports), classes (inheritance, composition) or focus.", positional=True)],
+    kind: Annotated[
+        str,
+        Arg(
+            "modules (imports), classes (inheritance, composition), calls (callers and callees) or focus.",
+            positional=True,
+        ),
+    ],
     target: Annotated[
         str,
         Arg(
-            "A folder, module or class to draw (focus: the question); empty: the whole repository.", positional=True
+            "A folder, module or class to draw (calls: a function or PATH:LINE; focus: the question); "
+            "empty: the whole repository.",
+            positional=True,
         ),  # fmt: skip
     ] = "",
     depth: Annotated[int | None, Arg("Edges to follow out of the target (default: per kind).", ge=0, le=20)] = None,
@@ -44,9 +53,17 @@ def diagram(
     from codemm.diagram.formats import render, to_mermaid
 
     options = DiagramOptions(depth, scope, externals, members, max_nodes, dense=tools.embed)
-    with tools._lock:
-        tools._refresh(embed=kind == "focus")
-        graph = draw(tools.index, kind, target, options)
+    if kind == "calls":  # the warm navigator the other code-intelligence tools share
+        from codemm.intel.tools import navigator
+
+        nav, nav_lock = navigator(tools)
+        with tools._lock, nav_lock:  # this order only: the navigator's lookups never take the tools' lock
+            tools._refresh(embed=False)
+            graph = draw(tools.index, kind, target, options, nav)
+    else:
+        with tools._lock:
+            tools._refresh(embed=kind == "focus")
+            graph = draw(tools.index, kind, target, options)
     data = {"kind": kind, "target": target, "mermaid": to_mermaid(graph), **graph.as_json()}
     if image:
         png = base64.b64encode(render(graph, "png")).decode()

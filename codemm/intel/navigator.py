@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import re
 import weakref
+from dataclasses import replace
 from pathlib import Path
 
 from codemm.config import load_settings
 from codemm.errors import BadInputError
 from codemm.intel.jedi_tier import Target
-from codemm.intel.lexical import pick, use_kind
+from codemm.intel.lexical import identifiers, pick, use_kind
 from codemm.intel.lsp_tier import LspNavigation
 from codemm.intel.python import PYTHON, PythonNavigation
-from codemm.intel.results import TEXT, CallHierarchy, Location, ReferenceGroup, References, TypeHierarchy
-from codemm.intel.scopes import Scopes
+from codemm.intel.results import (
+    SYNTACTIC,
+    TEXT,
+    Call,
+    CallHierarchy,
+    Location,
+    ReferenceGroup,
+    References,
+    TypeHierarchy,
+)
+from codemm.intel.scopes import Scopes, locate
 from codemm.intel.sources import RepoSources
 from codemm.intel.syntactic import COMMENTS, SyntacticNavigation
+from codemm.repo.symbols import Symbol
 
 MAX_REFERENCES = 500
 """More uses than this is a question for search, not a list to read."""
@@ -96,6 +107,9 @@ class Navigator:
 
     def callers(self, symbol: str) -> CallHierarchy:
         """Who calls ``symbol`` (a name or a location), one level up."""
+        other = self._other_definition(symbol)
+        if other is not None:
+            return CallHierarchy(other, callers=self._syntactic_callers(other))
         targets = self._symbol_targets(symbol)
         hierarchy = CallHierarchy(self.python.location(targets[0]))
         hierarchy.callers = self.python.callers(targets)
@@ -103,6 +117,9 @@ class Navigator:
 
     def callees(self, symbol: str) -> CallHierarchy:
         """What ``symbol``'s body calls, one level down, each call resolved to its definition."""
+        other = self._other_definition(symbol)
+        if other is not None:
+            return CallHierarchy(other, callees=self._syntactic_callees(other))
         targets = self._symbol_targets(symbol)
         hierarchy = CallHierarchy(self.python.location(targets[0]))
         hierarchy.callees = self.python.callees(targets)
@@ -114,6 +131,70 @@ class Navigator:
         if not targets:
             raise BadInputError(f"{cls} is not a class codemm can find; give a class name or its location")
         return self.python.hierarchy(targets[0])
+
+    # -- calls outside Python: the language's server where one answers, else the syntactic tier ------
+
+    def _other_definition(self, symbol: str) -> Location | None:
+        """The definition ``symbol`` names when it is not Python's (None: ask the Python tier)."""
+        location = self.parse_location(symbol)
+        if location is not None:
+            path, line, column = location
+            if self._file_language(path) == PYTHON:
+                return None
+            col0 = None if column is None else column - 1
+            found = self.lsp.goto(path, line, col0) or self.syntactic.goto(path, line, col0)
+        else:
+            name = _check_name(symbol)
+            if self._has(PYTHON) and any(t.inside for t in self.python.targets(name)):
+                return None
+            found = [d for d in self.syntactic.definitions(name) if d.kind in ("function", "method")]
+        if not found:
+            if location is None and self._has(PYTHON):
+                return None  # the Python tier says it has none, in its words
+            raise BadInputError(f"no function or method {symbol} found in {self.root}")
+        return found[0]
+
+    def _syntactic_callers(self, definition: Location) -> list[Call]:
+        col0 = definition.column - 1
+        groups = self.lsp.references_at(definition.path, definition.line, col0)
+        if groups is None:
+            groups = self.syntactic.references_at(definition.path, definition.line, col0)
+        calls = []
+        for site in (r for g in groups for r in g.references if r.kind == "call"):
+            owner = self.scopes.enclosing(site.path, site.line)
+            calls.append(Call(self._symbol_location(site.path, owner, site.tier), site))
+        return calls
+
+    def _syntactic_callees(self, definition: Location) -> list[Call]:
+        path = definition.path
+        owner = next((s for s in self.scopes.symbols(path)
+                      if s.name == definition.name and s.start <= definition.line <= s.end), None)  # fmt: skip
+        source = self.sources.get(path)
+        if owner is None or source is None:
+            return []
+        comment = COMMENTS.get(self.sources.language(path) or "", "//")
+        qualified = f"{definition.symbol}.{definition.name}" if definition.symbol else definition.name
+        calls: list[Call] = []
+        for number in range(definition.line, min(owner.end, len(source.lines)) + 1):
+            text = source.lines[number - 1]
+            for column, name in identifiers(text, comment):
+                if (number, column + 1) == (definition.line, definition.column):
+                    continue  # its own name
+                if not text[column + len(name) :].lstrip().startswith("("):
+                    continue
+                site = Location(path, number, column + 1, SYNTACTIC, "call", name, qualified, text.strip())
+                found = self.lsp.goto(path, number, column) or self.syntactic.goto(path, number, column)
+                calls += [Call(target, replace(site, tier=target.tier)) for target in found]
+        return calls
+
+    def _symbol_location(self, path: str, owner: Symbol | None, tier: str) -> Location:
+        """A call's enclosing function as a location (the file itself at module level)."""
+        if owner is None:
+            return Location(path, 1, 1, tier, "module", Path(path).stem)
+        where = locate(owner, self.sources.get(path))  # type: ignore[arg-type]
+        container = self.scopes.enclosing_name(path, where.line, True) or self.syntactic.owner_of(path, owner)
+        text = self.sources.line(path, where.line)
+        return Location(path, where.line, where.column + 1, tier, owner.kind, owner.name, container, text)
 
     # -- helpers -----------------------------------------------------------------------------------
 

@@ -90,7 +90,7 @@ class SyntacticNavigation:
         chain = receiver(raw, occ.column)
         owner = self._owner(d)
         around = self.scopes.enclosing(occ.path, occ.line)
-        around_owner = self._owner_of_symbol(occ.path, around) if around else ""
+        around_owner = self.owner_of(occ.path, around) if around else ""
         if owner:
             family = self._family(owner, language)
             inside = around_owner in family or (around is not None and around.name in family)
@@ -177,9 +177,10 @@ class SyntacticNavigation:
         return None
 
     def _owner(self, d: Definition) -> str:
-        return self._owner_of_symbol(d.symbol.path, d.symbol)
+        return self.owner_of(d.symbol.path, d.symbol)
 
-    def _owner_of_symbol(self, path: str, symbol: object) -> str:
+    def owner_of(self, path: str, symbol: object) -> str:
+        """The class or type a method belongs to: its parent, or (Go) its receiver's type."""
         parent = getattr(symbol, "parent", "")
         if parent:
             return str(parent)
@@ -192,7 +193,7 @@ class SyntacticNavigation:
 
     def _location(self, d: Definition) -> Location:
         return Location(d.symbol.path, d.line, d.column + 1, SYNTACTIC, d.symbol.kind, d.symbol.name,
-                        self.scopes.enclosing_name(d.symbol.path, d.line, True),
+                        self.scopes.enclosing_name(d.symbol.path, d.line, True) or self._owner(d),
                         self.sources.line(d.symbol.path, d.line))  # fmt: skip
 
 

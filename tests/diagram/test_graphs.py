@@ -109,3 +109,30 @@ def test_a_big_graph_is_drawn_by_package(tmp_path: Path) -> None:
     weights = {(e.source, e.target): e.weight for e in graph.edges}
     assert weights[("app.p0", "app.p1")] == 10
     assert any("drawn by package" in note for note in graph.notes)
+
+
+def test_calls_are_resolved_not_matched_by_name(tmp_path: Path) -> None:
+    from tests.intel.conftest import GO_FILES, PY_FILES, write
+
+    idx = RepoIndex(write(tmp_path / "py", {**PY_FILES, **GO_FILES}))
+    idx.refresh(embed=False)
+    graph = draw(idx, "calls", "Client.send", DiagramOptions(depth=2))
+    # Two levels of callers; AsyncClient.get and the dict's .get("get") are other gets and stay out.
+    assert edges(graph) == {
+        ("pkg.client.Client.get", "pkg.client.Client.send"),
+        ("pkg.api.get", "pkg.client.Client.get"),
+        ("app.use.run", "pkg.client.Client.get"),
+    }
+    assert {e.location for e in graph.edges} >= {"pkg/client.py:12", "pkg/api.py:5", "app/use.py:24"}
+    assert graph.nodes["pkg.client.Client.send"].location == "pkg/client.py:14"
+    down = draw(idx, "calls", "app/use.py:14", DiagramOptions(externals=True))
+    targets = {e.target for e in down.edges}
+    assert {"pkg.client.BaseClient.build_request", "pkg.client.AsyncClient.close", "pkg.api.get"} <= targets
+    assert down.nodes["external.builtins.isinstance"].kind == "external"
+    go = draw(idx, "calls", "Run")
+    assert edges(go) == {("srv.Run", "srv.Server.Handle"), ("srv.Run", "srv.Client.Handle")}
+    assert "tiers: syntactic" in go.notes[0]
+    with pytest.raises(BadInputError, match="calls needs a function"):
+        draw(idx, "calls", "")
+    with pytest.raises(BadInputError, match="no .*definition of nowhere"):
+        draw(idx, "calls", "nowhere")

@@ -44,3 +44,18 @@ def test_typescript_goto_follows_the_declared_type(polyrepo: Path) -> None:
     assert [(f.path, f.tier) for f in nav.goto(path, line)] == [("web/a.ts", "syntactic")]
     ((path, line),) = marked(polyrepo, "alpha-get:inherited")
     assert [f.path for f in nav.goto(path, line)] == ["web/a.ts"]  # this.get inside a subclass of Alpha
+
+
+def test_call_hierarchy_outside_python_follows_receiver_types(polyrepo: Path) -> None:
+    nav = Navigator(polyrepo, lsp="off")
+    ((path, line),) = marked(polyrepo, "server-handle:typed")
+    callers = nav.callers("Server.Handle")
+    assert [(c.symbol.name, c.site.path, c.site.line) for c in callers.callers] == [("Run", path, line)]
+    callees = nav.callees("Run").callees  # client.Handle() and server.Handle(): each to its own type's method
+    assert sorted((c.symbol.symbol, c.symbol.name, c.site.tier) for c in callees) == [
+        ("Client", "Handle", "syntactic"),
+        ("Server", "Handle", "syntactic"),
+    ]
+    inherited = nav.callers("Alpha.get").callers  # this.get in Alpha and in its subclass Gamma, and a typed use
+    assert {(c.symbol.symbol, c.symbol.name) for c in inherited} == {("Alpha", "run"), ("Gamma", "twice"),
+                                                                      ("", "main")}  # fmt: skip
