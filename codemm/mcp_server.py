@@ -28,7 +28,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from codemm import __version__
@@ -83,12 +83,12 @@ def build_mcp_server(tools: RepoTools) -> MCPServer[Any]:
     return server
 
 
-def _tool_function(spec: Tool, tools: RepoTools) -> Callable[..., dict[str, Any]]:
+def _tool_function(spec: Tool, tools: RepoTools) -> Callable[..., dict[str, Any] | CallToolResult]:
     """A function whose signature is the tool's parameters as ``Annotated[T, Field]``: the SDK
     builds the JSON schema (descriptions, limits, defaults) and validates arguments from it."""
 
-    def call(**arguments: Any) -> dict[str, Any]:
-        return _run(spec.call, tools, arguments)
+    def call(**arguments: Any) -> dict[str, Any] | CallToolResult:
+        return _with_image(spec, _run(spec.call, tools, arguments))
 
     parameters = [
         inspect.Parameter(
@@ -102,6 +102,20 @@ def _tool_function(spec: Tool, tools: RepoTools) -> Callable[..., dict[str, Any]
     call.__signature__ = inspect.Signature(parameters, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
     call.__name__ = spec.name
     return call
+
+
+def _with_image(spec: Tool, result: dict[str, Any]) -> dict[str, Any] | CallToolResult:
+    """A result that carries a rendered picture (``png_base64``: the diagram tool) is also an MCP
+    image, which clients show and vision models read, beside its text (the tool's own rendering:
+    the diagram's Mermaid) and the structured result every tool gives."""
+    png = result.get("png_base64")
+    if not isinstance(png, str) or not png:
+        return result
+    content = [
+        TextContent(type="text", text=spec.render(result)),
+        ImageContent(type="image", data=png, mime_type="image/png"),
+    ]
+    return CallToolResult(content=content, structured_content=result)  # type: ignore[arg-type]
 
 
 def _run(method: Callable[..., dict[str, Any]], *args: Any, **arguments: Any) -> dict[str, Any]:

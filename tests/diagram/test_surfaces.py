@@ -57,6 +57,9 @@ def test_mcp_diagram_tool_through_the_official_client(tmp_path: Path) -> None:
     assert {n["location"] for n in result["nodes"]} >= {"shop/models.py:1", "shop/api/views.py:1"}
     png = Image.open(io.BytesIO(base64.b64decode(result["png_base64"])))
     assert png.format == "PNG" and png.width > 100
+    text, image = called.content  # the Mermaid for a reader, the picture as an MCP image
+    assert text.type == "text" and text.text.startswith("flowchart LR") and "svg: " in text.text
+    assert image.type == "image" and image.mime_type == "image/png" and image.data == result["png_base64"]
     assert Path(result["svg_path"]).read_text().count("<svg") == 1
     message = refused.content[0].text
     assert refused.is_error and "max_nodes" in message and "\n" not in message
