@@ -12,6 +12,7 @@ from typing import Any
 
 from codemm.citations import Citation, attribute_sources, find_citations
 from codemm.config import Settings
+from codemm.diagram.answer import AnswerDiagram, answer_diagram
 from codemm.grounding import Fact, grounded_facts, render_facts
 from codemm.models.seam import ChatModel
 from codemm.models.stream import GenerationSettings, Message, TokenStream, without_loop
@@ -71,6 +72,8 @@ class PreparedAsk:
     """The model-assisted retrieval steps that ran: rewrite text, and each step's cost."""
     ui_matches: list[dict[str, Any]] = field(default_factory=list)
     """The UI-text matches put first (text shown, path, line, score; see codemm.vision.uimatch)."""
+    diagram: AnswerDiagram | None = None
+    """The diagram the question asked for, drawn from the code (see codemm.diagram.answer)."""
 
 
 RELEVANT_SOURCES = frozenset({"bm25", "card_bm25", "symbols", "image"})
@@ -90,6 +93,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     ui_found: list[dict[str, Any]] = []
     render_map = None
     facts: list[Fact] = []
+    diagram = None
     assist: dict[str, Any] = {}
     if request.index is not None:
         from codemm.repo.repomap import build_repo_map
@@ -112,6 +116,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
             hits, image_locations, verified, ui_found = _image_location_hits(request, hits)
         if not request.patch:
             facts = grounded_facts(request.index, request.question, hits)
+            diagram = answer_diagram(request.index, request.question, [h.path for h in hits])
         index = request.index
 
         def render_map(budget: int) -> str:
@@ -138,7 +143,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     context_match = request.index is None or bool(hits) or bool(request.images)
     elapsed = time.perf_counter() - started
     return PreparedAsk(
-        request, prompt, hits, context_match, elapsed, image_locations, verified, facts, assist, ui_found
+        request, prompt, hits, context_match, elapsed, image_locations, verified, facts, assist, ui_found, diagram
     )
 
 
@@ -196,12 +201,15 @@ def start(model: ChatModel, prepared: PreparedAsk, settings: GenerationSettings)
 
 def preamble(prepared: PreparedAsk) -> str:
     """What codemm states itself ahead of the model's answer: verified screenshot locations, the
-    grounded definitions, and a note when the repository had nothing relevant."""
+    grounded definitions, the diagram a question asked for, and a note when the repository had
+    nothing relevant."""
     parts = []
     if prepared.image_locations:
         parts.append(image_note(prepared))
     if prepared.facts:
         parts.append(render_facts(prepared.facts))
+    if prepared.diagram is not None:
+        parts.append(prepared.diagram.render())
     if not prepared.context_match:
         parts.append(NO_MATCH_NOTE)
     return "".join(part + "\n\n" for part in parts)
@@ -252,6 +260,7 @@ class AskResult:
             data["image_locations"] = prepared.image_locations
             data["ui_matches"] = prepared.ui_matches
             data["facts"] = [fact.as_json() for fact in prepared.facts]
+            data["diagram"] = prepared.diagram.as_json() if prepared.diagram else None
             data["timings"]["retrieval_s"] = round(prepared.retrieval_s, 3)
             if prepared.assist:
                 data["search_assist"] = prepared.assist

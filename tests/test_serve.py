@@ -152,6 +152,16 @@ def test_chat_completion_is_grounded_and_cites(serve: Serve) -> None:
     assert all("helpful editor" not in m["content"] for m in prompt)
 
 
+def test_a_question_for_a_diagram_gets_mermaid_drawn_from_the_code(serve: Serve) -> None:
+    reply = client(serve(FakeModel())).chat.completions.create(
+        model="codemm", messages=body("Draw a call graph of what calls parse_due_date")["messages"]
+    )
+    content = reply.choices[0].message.content or ""
+    block = content.split("```mermaid\n", 1)[1].split("```", 1)[0]  # Markdown that renders as a diagram
+    assert block.startswith("flowchart LR") and '"parse_due_date"' in block
+    assert 'href "tasktracker/dates.py#L10"' in block and content.endswith("It returns a date.")
+
+
 def test_streamed_completion_carries_the_same_answer(serve: Serve) -> None:
     api = client(serve(FakeModel()))
     chunks = list(api.chat.completions.create(model="codemm", messages=body()["messages"], stream=True,

@@ -1,0 +1,109 @@
+"""A diagram in an answer: when a question asks for one ("draw the classes around Client", "a
+diagram of what calls parse_date"), codemm draws it from analysis and states it as Mermaid in the
+Markdown ahead of the model's prose, as it states grounded facts. A small model asked to draw
+invents edges; this block has none it did not find in the code. Every surface that answers (ask,
+chat, serve's chat completions, eval) shows it through ``codemm.ask.preamble``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from codemm.errors import CodemmError
+from codemm.grounding import names_code
+from codemm.repo.index import RepoIndex
+from codemm.repo.tokens import identifiers
+
+ANSWER_MAX_NODES = 30
+"""A diagram read inside an answer: past this it is drawn by package."""
+_ASKS = re.compile(
+    r"\b(diagrams?|mermaid|uml|flowchart|visuali[sz]e"
+    r"|(call|dependency|import|module|class|inheritance)\s+(graph|tree|hierarchy)"
+    r"|draw\b[^.?!]{0,40}\b(classes|modules|calls|callers|callees|imports|dependencies|hierarchy|architecture))\b",
+    re.IGNORECASE,
+)
+"""Asking for a picture of the code, not about code that draws ("how is the chart drawn?")."""
+_CALLS = re.compile(r"\b(call(s|ers?|ees?|ed|ing)?|invok\w*)\b", re.IGNORECASE)
+_CLASSES = re.compile(r"\b(class(es)?|inherit\w*|subclass\w*|hierarch\w*|bases?)\b", re.IGNORECASE)
+_MODULES = re.compile(r"\b(modules?|imports?|dependenc\w*|depends?|packages?)\b", re.IGNORECASE)
+_PATH = re.compile(r"(?<![\w/])([\w.-]+/[\w./-]*|[\w-]+\.py)(?![\w/])")
+
+
+@dataclass(frozen=True)
+class AnswerDiagram:
+    kind: str
+    target: str
+    mermaid: str
+    nodes: int
+    edges: int
+    notes: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        what = f"{self.kind} {self.target}".strip()
+        return (f"Diagram ({what}; drawn from the code by static analysis, {self.nodes} nodes, {self.edges} edges, "
+                f"each node links to its path:line):\n\n```mermaid\n{self.mermaid.rstrip()}\n```")  # fmt: skip
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "target": self.target, "mermaid": self.mermaid, "nodes": self.nodes,
+                "edges": self.edges, "notes": list(self.notes)}  # fmt: skip
+
+
+def wants_diagram(question: str) -> bool:
+    return bool(_ASKS.search(question))
+
+
+def choose(index: RepoIndex, question: str, found_paths: list[str]) -> tuple[str, str]:
+    """The kind and target a question asks for: calls of a function it names, the classes around a
+    class it names, the modules of a folder it names; else the modules around what retrieval found."""
+    named = [w for w in dict.fromkeys(identifiers(question)) if names_code(w, question)]
+    symbols = [s for w in named for s in index.symbols(w)]
+    if _CALLS.search(question):
+        function = next((s for s in symbols if s.kind in ("function", "method")), None)
+        if function is not None:
+            return "calls", f"{function.parent}.{function.name}" if function.parent else function.name
+    if _CLASSES.search(question):
+        cls = next((s for s in symbols if s.kind == "class"), None)
+        return "classes", cls.name if cls else _folder(question, found_paths)
+    if _MODULES.search(question):
+        return "modules", _folder(question, found_paths)
+    return "focus", question
+
+
+def answer_diagram(index: RepoIndex, question: str, found_paths: list[str]) -> AnswerDiagram | None:
+    """The diagram the question asks for, or None when it asks for none or none can be drawn
+    (the answer goes on without it: a diagram is an aid, not the answer)."""
+    if not wants_diagram(question):
+        return None
+    from codemm.diagram import DiagramOptions, draw
+    from codemm.diagram.formats import to_mermaid
+
+    asked = choose(index, question, found_paths)
+    options = DiagramOptions(max_nodes=ANSWER_MAX_NODES, dense=False)
+    # A name or folder that is not the repository's, or a focus retrieval finds nothing for: the
+    # modules around the files the answer's own retrieval found.
+    fallback = ("modules", found_paths[0].rpartition("/")[0]) if found_paths else None
+    graph = None
+    for kind, target in (k for k in (asked, fallback) if k is not None):
+        try:
+            graph = draw(index, kind, target, options)
+            break
+        except CodemmError:
+            continue
+    if graph is None:
+        return None
+    if not graph.nodes:
+        return None
+    return AnswerDiagram(kind, target if kind != "focus" else "", to_mermaid(graph), len(graph.nodes),
+                         len(graph.edges), tuple(graph.notes))  # fmt: skip
+
+
+def _folder(question: str, found_paths: list[str]) -> str:
+    """A folder or file the question names, else the folder of the best retrieved file (else the
+    whole repository)."""
+    for match in _PATH.finditer(question):
+        candidate = match.group(1).strip(".").rstrip("/")
+        if candidate:
+            return candidate
+    return found_paths[0].rpartition("/")[0] if found_paths else ""
