@@ -566,6 +566,10 @@ def run_chat(backend: AskSession, continue_last: bool = False, repo_given: bool 
     history = ChatHistory()
     conversation = history.last_conversation() if continue_last else None
     app = ChatApp(backend, history, conversation, repo_given=repo_given)
+    # textual_image asks the terminal what it can draw (Sixel, Kitty graphics, cell size) when
+    # imported; once Textual owns the terminal it cannot, so it is asked here, first.
+    import textual_image.widget  # noqa: F401
+
     try:
         app.run()
     finally:

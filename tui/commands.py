@@ -4,11 +4,15 @@ repository tool of ``codemm.registry`` that names a chat command (/search, /def,
 A tool command runs the declared tool on a worker thread, over a ``RepoTools`` of the chat's
 repository (opened on first use, its own index connection, so a search never waits for an answer
 being generated), and its result shows in the conversation as the tool's own text: the same result
-an agent gets over MCP and `codemm refs --json` prints.
+an agent gets over MCP and `codemm refs --json` prints. A tool that can draw a picture (``image``:
+the diagram) is asked for one, shown under its text by textual-image: inline graphics where the
+terminal has them (Kitty's protocol, Sixel), coloured half-block text art elsewhere.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import shlex
 import threading
 from typing import TYPE_CHECKING, Any
@@ -81,9 +85,19 @@ def parse_tool_arguments(spec: Tool, text: str) -> dict[str, Any]:
 
 
 class ToolDone(TextualMessage):
-    def __init__(self, notice: Static, title: str, text: str, error: str | None) -> None:
+    def __init__(self, notice: Static, title: str, text: str, error: str | None, picture: bytes | None = None) -> None:
         super().__init__()
-        self.notice, self.title, self.text, self.error = notice, title, text, error
+        self.notice, self.title, self.text, self.error, self.picture = notice, title, text, error, picture
+
+
+def picture_widget(png: bytes) -> Any:
+    """The picture as the terminal can show it. textual_image chose how (graphics protocol, Sixel,
+    half cells, unicode) when it was first imported, which the chat does before Textual starts: the
+    terminal cannot be asked once Textual owns it."""
+    from PIL import Image as PILImage
+    from textual_image.widget import Image
+
+    return Image(PILImage.open(io.BytesIO(png)), classes="picture")
 
 
 class ToolCommands:
@@ -110,21 +124,36 @@ class ToolCommands:
     @work(thread=True, group="tools")
     def _run_tool(self, spec: Tool, arguments: dict[str, Any], notice: Static, title: str) -> None:
         app: Any = self
+        picture = None
         try:
-            result = spec.call(self._tools_for(self.backend.repo), arguments)
+            result = self._call_with_picture(spec, arguments)
             text, error = spec.render(result), None
+            if isinstance(result.get("png_base64"), str):
+                picture = base64.b64decode(result["png_base64"])
         except CodemmError as exc:
             text, error = "", str(exc)
         except OSError as exc:
             text, error = "", f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # a bug: one line in the chat, not a crashed screen
             text, error = "", f"internal error: {type(exc).__name__}: {exc}"
-        app.post_message(ToolDone(notice, title, text, error))
+        app.post_message(ToolDone(notice, title, text, error, picture))
+
+    def _call_with_picture(self, spec: Tool, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The tool's result, with its picture where it can draw one (``image=false`` says no)."""
+        tools = self._tools_for(self.backend.repo)
+        if "image" in arguments or "image" not in {p.name for p in spec.params}:
+            return spec.call(tools, arguments)
+        try:
+            return spec.call(tools, {**arguments, "image": True})
+        except CodemmError:  # no renderer here (Graphviz): the text alone, and the error if it was not that
+            return spec.call(tools, arguments)
 
     def on_tool_done(self, message: ToolDone) -> None:
         app: Any = self
         if message.error is None:
             message.notice.update(f"{message.title}\n{message.text}")
+            if message.picture is not None:
+                app.query_one("#conversation").mount(picture_widget(message.picture), after=message.notice)
         else:
             message.notice.update(f"{message.title}: {message.error}")
             message.notice.add_class("error")

@@ -113,6 +113,13 @@ async def test_chat_diagram_command_shows_the_mermaid_and_the_svg(tmp_path: Path
         text = shown[-1]
         assert text.startswith("/diagram classes OrderView\nclassDiagram")
         assert '["OrderView"]' in text and "--|>" in text and "shop/api/views.py:12" in text
+        for _ in range(100):  # the picture, under the text (here no terminal graphics: unicode art)
+            if app.query(".picture"):
+                break
+            await pilot.pause(0.05)
+        (picture,) = app.query(".picture")
+        assert picture.image.size[0] > 100 and picture.size.height > 3
+        assert str(picture.render()).strip()  # drawn as text where the terminal has no graphics
         await send(pilot, "/diagram modules shop image=true")
         await wait_idle(pilot, app)
         for _ in range(100):
@@ -123,4 +130,11 @@ async def test_chat_diagram_command_shows_the_mermaid_and_the_svg(tmp_path: Path
         svg = Path(shown[-1].rsplit("svg: ", 1)[1].strip())
         assert svg.suffix == ".svg" and "shop.models" in svg.read_text()
         assert "cycle: shop.money -> shop.rates" in shown[-1]
+        await send(pilot, "/diagram modules shop image=false")  # asked for none: the text alone
+        await wait_idle(pilot, app)
+        for _ in range(100):
+            if len(app.query(".notice.tool")) == 3 and "…" not in str(app.query(".notice.tool")[-1].render()):
+                break
+            await pilot.pause(0.05)
+        assert len(app.query(".picture")) == 2
     app.close_repo_tools()
