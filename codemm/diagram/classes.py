@@ -39,8 +39,11 @@ class ClassInfo:
     bases: list[tuple[str, int]] = field(default_factory=list)
     """(the base as written, its line)"""
     parts: list[tuple[str, int]] = field(default_factory=list)
-    """Types of attributes (constructed or annotated), as written."""
+    """Types of attributes (constructed or annotated), as written; or the function that makes the
+    value (``self._create_layout``, ``to_formatted_text``), whose return annotation says the type."""
     members: list[str] = field(default_factory=list)
+    returns: dict[str, list[str]] = field(default_factory=dict)
+    """Python: method -> the types its return annotation states (``-> Layout``), as written."""
 
 
 @dataclass
@@ -53,6 +56,8 @@ class Scope:
     """name -> (module id, name in it; "" when the name is the module itself)"""
     aliases: dict[str, str] = field(default_factory=dict)
     """``HTTPError = HTTPClientError`` at module level: name -> the name as written"""
+    functions: dict[str, list[str]] = field(default_factory=dict)
+    """module-level function -> the types its return annotation states, as written"""
 
 
 def class_graph(repo: Repo, target: str = "", depth: int = 0, members: bool = False,
@@ -76,8 +81,8 @@ def class_graph(repo: Repo, target: str = "", depth: int = 0, members: bool = Fa
                 outside.append(Edge(info.id, written, "inherits", info.path, line))
         for written, line in info.parts:
             found = _resolve(written, info, classes, scopes, by_name)
-            if found:
-                graph.add_edge(Edge(info.id, found, "composes", info.path, line))
+            for part in [found] if found else _returned(written, info, classes, scopes, by_name):
+                graph.add_edge(Edge(info.id, part, "composes", info.path, line))
     graph = restrict(graph, _roots(repo, classes, target), depth)
     return with_externals(graph, outside) if externals else graph
 
@@ -109,6 +114,7 @@ def collect(repo: Repo) -> tuple[dict[str, ClassInfo], dict[str, Scope]]:
         if language == "python":
             _python_scope(repo, path, scope)
             scope.aliases.update(_python_aliases_of_classes(root, source))
+            scope.functions.update(_python_functions(root, source))
         for info in _classes(root, source, language, path, module):
             classes.setdefault(info.id, info)
             if info.id.count(".") == module.count(".") + 1:
@@ -232,6 +238,9 @@ def _fill_python(info: ClassInfo, node: Any, source: bytes) -> None:
         if target is not None and target.type == "function_definition":
             name = _text(source, target.child_by_field_name("name"))
             info.members.append(f"{name}()")
+            returned = target.child_by_field_name("return_type")
+            if returned is not None:
+                info.returns[name] = list(_type_names(returned, source))
             params = _typed_parameters(target, source)
             for assign in _walk(target, {"assignment"}):
                 _python_part(info, assign, source, in_method=True, params=params)
@@ -239,6 +248,49 @@ def _fill_python(info: ClassInfo, node: Any, source: bytes) -> None:
             first = statement.named_children[0]
             if first.type == "assignment":
                 _python_part(info, first, source, in_method=False)
+
+
+def _python_functions(root: Any, source: bytes) -> Iterator[tuple[str, list[str]]]:
+    """Module-level functions with a return annotation: (name, the types it states)."""
+    for statement in root.named_children:
+        target = statement.child_by_field_name("definition") if statement.type == "decorated_definition" else statement
+        if target is not None and target.type == "function_definition":
+            returned = target.child_by_field_name("return_type")
+            if returned is not None:
+                yield _text(source, target.child_by_field_name("name")), list(_type_names(returned, source))
+
+
+def _returned(written: str, info: ClassInfo, classes: dict[str, ClassInfo], scopes: dict[str, Scope],
+              by_name: dict[str, list[str]]) -> list[str]:  # fmt: skip
+    """The classes a call's return annotation states, when ``written`` is the function a value is
+    made by: ``self.method`` (this class's or a base's), a function of the module, or one imported."""
+    if not info.path.endswith((".py", ".pyi")):
+        return []
+    head, _, name = written.rpartition(".")
+    if head == "self":
+        lineage, seen = [info], {info.id}
+        for owner in lineage:  # this class, then its bases, nearest first
+            if name in owner.returns:
+                return [c for w in owner.returns[name] if (c := _resolve(w, owner, classes, scopes, by_name))]
+            for base, _ in owner.bases:
+                found = _resolve(base, owner, classes, scopes, by_name)
+                if found and found not in seen and len(lineage) < MAX_HOPS:
+                    seen.add(found)
+                    lineage.append(classes[found])
+        return []
+    where, function = info.module, written
+    for _ in range(MAX_HOPS):  # through imports and re-exports to the module that defines it
+        scope = scopes.get(where)
+        if scope is None:
+            return []
+        first, _, rest = function.partition(".")
+        if not rest and first in scope.functions:
+            return [c for w in scope.functions[first] if (c := _resolve_python(w, where, classes, scopes))]
+        if first not in scope.imported:
+            return []
+        where, imported = scope.imported[first]
+        function = ".".join(n for n in (imported, rest) if n)
+    return []
 
 
 def _typed_parameters(function: Any, source: bytes) -> dict[str, Any]:
@@ -289,17 +341,56 @@ def _python_part(info: ClassInfo, assign: Any, source: bytes, in_method: bool,
         return
     if not in_method and f"{attribute}" not in info.members:
         info.members.append(attribute)
+    right = assign.child_by_field_name("right")
+    if not in_method and attribute == "_fields_" and right is not None and right.type == "list":
+        for field_spec in right.named_children:  # ctypes: _fields_ = [("size", COORD), ...]
+            kinds = field_spec.named_children if field_spec.type == "tuple" else []
+            if len(kinds) >= 2 and kinds[1].type in ("identifier", "attribute"):
+                info.parts.append((_text(source, kinds[1]), field_spec.start_point[0] + 1))
     annotation = assign.child_by_field_name("type")
     line = assign.start_point[0] + 1
-    right = assign.child_by_field_name("right")
     if annotation is None and right is not None and right.type == "identifier" and params:
         annotation = params.get(_text(source, right))
     if annotation is not None:
         info.parts += [(name, line) for name in _type_names(annotation, source)]
-    if right is not None and right.type == "call":
-        function = right.child_by_field_name("function")
+    last = source.splitlines()[assign.end_point[0]].decode("utf-8", errors="replace")
+    comment = _TYPE_COMMENT.search(last)  # `# type: Foo`, after the statement's last line
+    if annotation is None and comment:
+        info.parts += [(name, line) for name in re.findall(r"[A-Za-z_][\w.]*", _held(comment[1]))]
+    for call in _made(right):
+        function = call.child_by_field_name("function")
+        if function is not None and function.type == "subscript":  # a generic made: environ_property[str](...)
+            function = function.child_by_field_name("value")
         if function is not None and function.type in ("identifier", "attribute"):
             info.parts.append((_text(source, function), line))
+
+
+def _held(written: str) -> str:
+    """A type as text without its parts that hold no instance (``Type[...]``, ``Callable[...]``)."""
+    while match := re.search(rf"\b(?:{'|'.join(NOT_HELD)})\[", written):
+        depth, end = 0, len(written)
+        for i in range(match.end() - 1, len(written)):
+            depth += {"[": 1, "]": -1}.get(written[i], 0)
+            if depth == 0:
+                end = i + 1
+                break
+        written = written[: match.start()] + written[end:]
+    return written
+
+
+_TYPE_COMMENT = re.compile(r"#\s*type:\s*([^#]+?)\s*(#.*)?$")
+_EITHER = {"boolean_operator", "conditional_expression", "parenthesized_expression"}
+
+
+def _made(value: Any) -> Iterator[Any]:
+    """The calls a value is made by: ``Foo()``, and either side of ``x or Foo()``, ``Foo() if c else x``."""
+    if value is None:
+        return
+    if value.type == "call":
+        yield value
+    elif value.type in _EITHER:
+        for child in value.named_children:
+            yield from _made(child)
 
 
 def _resolve(written: str, info: ClassInfo, classes: dict[str, ClassInfo], scopes: dict[str, Scope],

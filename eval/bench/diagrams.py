@@ -7,8 +7,9 @@ For each library (pinned sdists, fetched and checked as eval/retrieval_hard.py d
 
 - ``modules`` edges against a script over ``ast`` imports (written here, independent of the
   tree-sitter code it checks) and against pyreverse's package diagram (pylint);
-- ``classes`` inheritance edges against pyreverse's class diagram; composition is reported beside
-  (pyreverse infers attribute types, codemm reads the syntax: they differ by design);
+- ``classes`` inheritance edges against pyreverse's class diagram; composition against a script
+  over ``ast`` for what the code states (``class_reference.py``), and against pyreverse, whose
+  associations are the types astroid infers: each difference sorted by its reason there;
 - drift: the Mermaid ``modules`` and ``classes`` diagrams of an older release checked against the
   newer release's code, the reported differences scored against the true ones (from the ast
   imports and pyreverse's inheritance of both releases);
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codemm.eval.bench.class_reference import composition, explain
 from codemm.eval.retrieval_hard import Source, fetch_source
 
 Pairs = set[tuple[str, str]]
@@ -321,7 +323,11 @@ def main() -> None:
                 "modules_pyreverse_differences": explain_pyreverse(new["imports"], refs["new"]["imports"],
                                                                    ast_refs["new"][1], new["modules"]),
                 "classes_inherits_vs_pyreverse": score(new["inherits"], refs["new"]["inherits"]),
+                "classes_composes_vs_ast": score(new["composes"], composition(roots["new"] / package)),
                 "classes_composes_vs_pyreverse": score(new["composes"], refs["new"]["composes"]),
+                "classes_composes_pyreverse_differences": explain(
+                    new["composes"], refs["new"]["composes"], composition(roots["new"] / package),
+                    roots["new"] / package, refs["new"]["inherits"]),
                 "draw_seconds": round(new["seconds"], 2),
                 "drift_modules": drift(roots["old"], roots["new"], package, ours["old"], ast_refs["old"][1],
                                        ast_refs["new"][1], ast_refs["old"][0], ast_refs["new"][0], "modules"),

@@ -136,3 +136,53 @@ def test_calls_are_resolved_not_matched_by_name(tmp_path: Path) -> None:
         draw(idx, "calls", "")
     with pytest.raises(BadInputError, match="no .*definition of nowhere"):
         draw(idx, "calls", "nowhere")
+
+
+def test_composition_read_from_what_the_code_states(tmp_path: Path) -> None:
+    from tests.intel.conftest import write
+
+    idx = RepoIndex(write(tmp_path / "c", {
+        "app/__init__.py": "",
+        "app/parts.py": (
+            "class Store: ...\nclass Cache: ...\nclass Log: ...\nclass Prop: ...\nclass Coord: ...\n"
+            "class Kind: ...\n\n\ndef make_log() -> 'Log':\n    return Log()\n"
+        ),
+        "app/main.py": """\
+import ctypes
+from typing import List, Optional, Type
+
+from app.parts import Cache, Coord, Kind, Prop, Store, make_log
+
+
+class Base:
+    def _store(self) -> Optional[Store]:
+        return None
+
+
+class Main(Base):
+    prop = Prop[int]()  # a generic made
+    kinds = []  # type: List[Type[Kind]]
+
+    def __init__(self, cache=None):
+        self.cache = cache or Cache()
+        self.store = self._store()  # the inherited method's return annotation
+        self.log = make_log()  # an imported function's
+        self.names = (
+            []
+        )  # type: List[Coord]
+
+
+class Point(ctypes.Structure):
+    _fields_ = [("at", Coord), ("x", ctypes.c_int)]
+""",
+    }))  # fmt: skip
+    idx.refresh(embed=False)
+    graph = draw(idx, "classes", "app", DiagramOptions(max_nodes=100))
+    composes = {(e.source.rpartition(".")[2], e.target.rpartition(".")[2], e.line)
+                for e in graph.edges if e.kind == "composes"}  # fmt: skip
+    assert composes == {("Main", "Prop", 13), ("Main", "Cache", 17), ("Main", "Store", 18), ("Main", "Log", 19),
+                        ("Main", "Coord", 20), ("Point", "Coord", 26)}  # fmt: skip
+    # Type[Kind] holds the class, not a Kind: no edge to Kind. The bench's ast reference agrees.
+    from codemm.eval.bench.class_reference import composition
+
+    assert composition(tmp_path / "c" / "app") == {(e.source, e.target) for e in graph.edges if e.kind == "composes"}
