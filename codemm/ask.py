@@ -51,6 +51,8 @@ class AskRequest:
     """Retrieve with the model's rewrite of the question too (settings.search_rewrite; repo/assist.py)."""
     rerank: bool = False
     """Let the model reorder the retrieved files (settings.search_rerank; repo/assist.py)."""
+    graph: str = "names"
+    """The reference graph the repo map ranks over (settings.graph; repo/graph.py)."""
 
 
 @dataclass
@@ -120,7 +122,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
         index = request.index
 
         def render_map(budget: int) -> str:
-            return build_repo_map(index, model.count_text, budget, focus=request.question).text
+            return build_repo_map(index, model.count_text, budget, focus=request.question, edges=request.graph).text
 
     data = PromptInput(
         question=request.question,

@@ -67,6 +67,8 @@ class EditOptions:
     generation: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_new_tokens=512))
     k: int = 4
     map_tokens: int = 256
+    graph: str = "names"
+    """The reference graph the repo map ranks over (settings.graph)."""
 
     def __post_init__(self) -> None:
         if not self.request.strip():
@@ -408,7 +410,7 @@ def run_edit(
         result.tries.append(attempt)
         try_started = time.perf_counter()
         request = pipeline.AskRequest(question, index=index, history=history, k=options.k,
-                                      map_tokens=options.map_tokens, patch=True)  # fmt: skip
+                                      map_tokens=options.map_tokens, patch=True, graph=options.graph)  # fmt: skip
         prepared = pipeline.prepare(model, request, options.generation.max_new_tokens)
         stream = pipeline.start(model, prepared, options.generation)
         pieces: list[str] = []

@@ -114,7 +114,7 @@ class AskSession:
             question, index=self.index, images=[i for i in self.images if i.text], history=list(history or []),
             k=self.k, map_tokens=self.map_tokens, patch=patch,
             pixels=[i.pixels for i in self.images if i.pixels is not None],
-            rewrite=self.settings.search_rewrite, rerank=self.settings.search_rerank,
+            rewrite=self.settings.search_rewrite, rerank=self.settings.search_rerank, graph=self.settings.graph,
         )  # fmt: skip
 
     def prepare(self, request: pipeline.AskRequest, generation: GenerationSettings) -> pipeline.PreparedAsk:

@@ -78,7 +78,7 @@ class EditCommand(_Base):
             settings = load_settings({}, cwd=repo)
             generation = generation_settings(self.backend.settings)
             options = EditOptions(request, test_cmd=settings.test_cmd, lint_cmd=settings.lint_cmd,
-                                  tries=settings.tries, generation=generation)  # fmt: skip
+                                  tries=settings.tries, generation=generation, graph=settings.graph)  # fmt: skip
 
             def notify(kind: str, data: Any) -> None:
                 self.post_message(EditProgress(kind, data))

@@ -260,7 +260,7 @@ def edit(
                          tries=tries)  # fmt: skip
     options = EditOptions(
         read_question(request, None), test_cmd=settings.test_cmd, lint_cmd=settings.lint_cmd, tries=settings.tries,
-        commit=not no_commit, test_timeout=timeout, generation=generation_settings(settings),
+        commit=not no_commit, test_timeout=timeout, generation=generation_settings(settings), graph=settings.graph,
     )  # fmt: skip
 
     def notify(kind: str, data: Any) -> None:

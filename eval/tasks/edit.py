@@ -103,7 +103,8 @@ class Edit(Task):
             return None, CheckResult(verdict, run.wall_s, (run.stdout + run.stderr)[-8000:], command)
 
         options = EditOptions(item["request"], test_cmd=command, tries=TRIES, write=False,
-                              generation=ctx.sampling(sample, ctx.max_new_tokens))  # fmt: skip
+                              generation=ctx.sampling(sample, ctx.max_new_tokens),
+                              graph=ctx.settings.graph)  # fmt: skip
         started = time.perf_counter()
         try:
             result = run_edit(model, repo, options, index=index, checker=checker)
