@@ -12,7 +12,8 @@ from typing import Any
 
 from codemm.citations import Citation, attribute_sources, find_citations
 from codemm.config import Settings
-from codemm.diagram.answer import AnswerDiagram, answer_diagram
+from codemm.diagram.answer import AnswerDiagram, answer_diagram, image_drift, render_drift
+from codemm.diagram.check import DriftReport
 from codemm.grounding import Fact, grounded_facts, render_facts
 from codemm.models.seam import ChatModel
 from codemm.models.stream import GenerationSettings, Message, TokenStream, without_loop
@@ -76,6 +77,8 @@ class PreparedAsk:
     """The UI-text matches put first (text shown, path, line, score; see codemm.vision.uimatch)."""
     diagram: AnswerDiagram | None = None
     """The diagram the question asked for, drawn from the code (see codemm.diagram.answer)."""
+    drift: list[DriftReport] = field(default_factory=list)
+    """Attached diagrams checked against the code, when the question asks whether they still hold."""
 
 
 RELEVANT_SOURCES = frozenset({"bm25", "card_bm25", "symbols", "image"})
@@ -96,6 +99,7 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     render_map = None
     facts: list[Fact] = []
     diagram = None
+    drift: list[DriftReport] = []
     assist: dict[str, Any] = {}
     if request.index is not None:
         from codemm.repo.repomap import build_repo_map
@@ -118,7 +122,9 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
             hits, image_locations, verified, ui_found = _image_location_hits(request, hits)
         if not request.patch:
             facts = grounded_facts(request.index, request.question, hits)
-            diagram = answer_diagram(request.index, request.question, [h.path for h in hits])
+            drift = image_drift(request.index, request.question, [(i.name, i.text) for i in request.images])
+            if not drift:  # "does the code still match this diagram?" asks for the check, not a new drawing
+                diagram = answer_diagram(request.index, request.question, [h.path for h in hits])
         index = request.index
 
         def render_map(budget: int) -> str:
@@ -144,9 +150,8 @@ def prepare(model: ChatModel, request: AskRequest, max_new_tokens: int) -> Prepa
     prompt = build_prompt(data, model.count_tokens, model.context_window, max_new_tokens)
     context_match = request.index is None or bool(hits) or bool(request.images)
     elapsed = time.perf_counter() - started
-    return PreparedAsk(
-        request, prompt, hits, context_match, elapsed, image_locations, verified, facts, assist, ui_found, diagram
-    )
+    return PreparedAsk(request, prompt, hits, context_match, elapsed, image_locations, verified, facts, assist,
+                       ui_found, diagram, drift)  # fmt: skip
 
 
 def _image_location_hits(
@@ -212,6 +217,7 @@ def preamble(prepared: PreparedAsk) -> str:
         parts.append(render_facts(prepared.facts))
     if prepared.diagram is not None:
         parts.append(prepared.diagram.render())
+    parts += [render_drift(report) for report in prepared.drift]
     if not prepared.context_match:
         parts.append(NO_MATCH_NOTE)
     return "".join(part + "\n\n" for part in parts)
@@ -263,6 +269,7 @@ class AskResult:
             data["ui_matches"] = prepared.ui_matches
             data["facts"] = [fact.as_json() for fact in prepared.facts]
             data["diagram"] = prepared.diagram.as_json() if prepared.diagram else None
+            data["diagram_checks"] = [report.as_json() for report in prepared.drift]
             data["timings"]["retrieval_s"] = round(prepared.retrieval_s, 3)
             if prepared.assist:
                 data["search_assist"] = prepared.assist

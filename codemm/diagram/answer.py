@@ -1,8 +1,11 @@
-"""A diagram in an answer: when a question asks for one ("draw the classes around Client", "a
-diagram of what calls parse_date"), codemm draws it from analysis and states it as Mermaid in the
-Markdown ahead of the model's prose, as it states grounded facts. A small model asked to draw
-invents edges; this block has none it did not find in the code. Every surface that answers (ask,
-chat, serve's chat completions, eval) shows it through ``codemm.ask.preamble``.
+"""Diagrams in answers, both ways. When a question asks for one ("draw the classes around Client",
+"a diagram of what calls parse_date"), codemm draws it from analysis and states it as Mermaid in
+the Markdown ahead of the model's prose, as it states grounded facts: a small model asked to draw
+invents edges, this block has none it did not find in the code. When a picture comes with a
+question about whether it still holds ("does the code still match this diagram?"), codemm checks
+the labels it read against the code (``codemm diagram check``'s comparison) and states what differs,
+with ``path:line``. Every surface that answers (ask, chat, serve's chat completions, eval) shows
+both through ``codemm.ask.preamble``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from codemm.diagram.check import DriftReport
 from codemm.errors import CodemmError
 from codemm.grounding import names_code
 from codemm.repo.index import RepoIndex
@@ -28,6 +32,12 @@ _ASKS = re.compile(
 _CALLS = re.compile(r"\b(call(s|ers?|ees?|ed|ing)?|invok\w*)\b", re.IGNORECASE)
 _CLASSES = re.compile(r"\b(class(es)?|inherit\w*|subclass\w*|hierarch\w*|bases?)\b", re.IGNORECASE)
 _MODULES = re.compile(r"\b(modules?|imports?|dependenc\w*|depends?|packages?)\b", re.IGNORECASE)
+_DRIFT = re.compile(
+    r"\b(match(es)?|drift\w*|up[- ]to[- ]date|out[- ]of[- ]date|outdated|stale|consistent|agrees?"
+    r"|still (right|correct|accurate|valid|true|hold))\b",
+    re.IGNORECASE,
+)
+SHOWN_FINDINGS = 12
 _PATH = re.compile(r"(?<![\w/])([\w.-]+/[\w./-]*|[\w-]+\.py)(?![\w/])")
 
 
@@ -107,3 +117,34 @@ def _folder(question: str, found_paths: list[str]) -> str:
         if candidate:
             return candidate
     return found_paths[0].rpartition("/")[0] if found_paths else ""
+
+
+def image_drift(index: RepoIndex, question: str, images: list[tuple[str, str]]) -> list[DriftReport]:
+    """For a question about whether attached pictures still hold: each picture's labels (its OCR
+    text, ``(name, text)``) compared with the code. Nothing when the question is not about that."""
+    from codemm.diagram.check import compare
+    from codemm.diagram.picture import labels_from_text
+
+    if not _DRIFT.search(question):
+        return []
+    reports = []
+    for name, text in images:
+        source = labels_from_text(text)
+        if not source.labels:
+            continue
+        try:
+            reports.append(compare(index, source, name))
+        except CodemmError:
+            continue  # a repository with no code files: nothing to compare with
+    return reports
+
+
+def render_drift(report: DriftReport) -> str:
+    head = (f"Diagram check of {report.diagram} (codemm compared the labels it read in the picture with the code; "
+            f"edges could not be read from a picture): {len(report.matched)} labels matched the code, "
+            f"{len(report.findings)} not found in it.")  # fmt: skip
+    lines = [f"- {f.message} [{f.evidence}]" for f in report.findings[:SHOWN_FINDINGS]]
+    if len(report.findings) > SHOWN_FINDINGS:
+        lines.append(f"- ... and {len(report.findings) - SHOWN_FINDINGS} more (codemm diagram check FILE)")
+    matched = ", ".join(f"{label} = {node}" for label, node in list(report.matched.items())[:SHOWN_FINDINGS])
+    return "\n".join([head, *lines] + ([f"Matched: {matched}"] if matched else []))

@@ -35,10 +35,20 @@ def read_picture(path: Path) -> DiagramSource:
                 raise BadInputError(f"OCR could not read {path.name}; give the diagram's source") from None
             read = ocr_image(tile, "tesseract")
         out.notes += [n for n in read.notes if n not in out.notes]
-        for number, line in enumerate(read.text.splitlines(), 1):
-            for token in IDENTIFIER.findall(line):
-                if len(token) >= 3:
-                    out.node(token, token, number)
+        add_labels(out, read.text)
+    return out
+
+
+def labels_from_text(text: str) -> DiagramSource:
+    """A picture already read (`ask --image` OCRs every image it is given) as diagram nodes."""
+    return add_labels(DiagramSource("picture", notes=[EDGES_NOT_READ]), text)
+
+
+def add_labels(out: DiagramSource, text: str) -> DiagramSource:
+    for number, line in enumerate(text.splitlines(), 1):
+        for token in IDENTIFIER.findall(line):
+            if len(token) >= 3:
+                out.node(token, token, number)
     return out
 
 

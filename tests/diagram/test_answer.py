@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,35 @@ def test_the_kind_and_target_come_from_the_question(sample: RepoIndex) -> None:
     lost = answer_diagram(sample, "a dependency graph of nowhere/", ["tasktracker/storage.py"])
     assert lost is not None and (lost.kind, lost.target) == ("modules", "tasktracker")
     assert answer_diagram(sample, "Where is parse_due_date defined?", []) is None
+
+
+def test_ask_with_a_stale_diagram_picture_states_what_no_longer_holds(tmp_path: Path) -> None:
+    """`ask --image arch.png "does the code still match this diagram?"`: the labels read off the
+    picture are checked against the code ahead of the model's prose."""
+    from codemm.config import Settings
+    from codemm.diagram import draw
+    from codemm.diagram.formats import render
+    from codemm.session import AskSession
+    from codemm.vision.ocr import available_backends
+    from tests.diagram.fixtures import make_repo
+    from tests.models.fake_model import FakeModel
+
+    if not available_backends() or shutil.which("dot") is None:
+        pytest.skip("needs OCR and Graphviz")
+    index = RepoIndex(make_repo(tmp_path / "repo"), db_path=tmp_path / "index.sqlite")
+    index.refresh(embed=False)
+    picture = tmp_path / "arch.png"
+    picture.write_bytes(render(draw(index, "modules", "shop"), "png"))
+    (index.root / "shop" / "rates.py").unlink()  # the code moved on since the picture was drawn
+    index.refresh(embed=False)
+    session = AskSession(Settings(), model=FakeModel(), repo=index.root, index=index)
+    session.attach_image(picture)
+    prepared, stream = session.ask("Does the code still match this diagram?")
+    result = session.finish(stream.text(), stream, prepared)
+    (report,) = prepared.drift
+    assert prepared.diagram is None  # the check was asked for, not a new drawing
+    assert [f.source for f in report.findings] == ["shop.rates"]
+    assert "Diagram check of arch.png" in result.answer
+    assert "'shop.rates' is in the diagram, not in the code [arch.png:" in result.answer
+    assert result.to_json()["diagram_checks"][0]["findings"][0]["source"] == "shop.rates"
+    assert not session.ask("What does shop.money hold?")[0].drift  # not a question about the picture
