@@ -14,19 +14,19 @@ from pathlib import Path
 
 from codemm.adapters.recipe import Recipe
 
-# Measured 2026-12-06 on the development machine (2 cores shared with six other jobs, load ~10):
-# werkzeug 2.3.0 (1.5 MB of source) took 23 s to build its dataset and 72 s to load the model, pack
-# the blocks and score the held-out set; a 1,024-token LoRA step of SmolLM2-135M took 35 CPU-seconds
-# (fp32), i.e. ~60 tokens/s on 2 idle cores; under that load it ran at ~10 tokens/s wall, and the
-# 4-bit base (bitsandbytes on CPU, no fused kernel) ~1.2x slower still.
+# Measured 2026-12-06 on the development machine: a 1,024-token LoRA step of SmolLM2-135M took
+# 3.4-3.5 s wall on 2 idle cores, fp32 and the 4-bit base alike (python -m
+# codemm.eval.bench.train_step), ~290 tokens/s; werkzeug 2.3.0 (1.5 MB of source) took 23 s to build
+# its dataset and ~60 s to load the model, pack the blocks and score the held-out set. The whole
+# default recipe on it took 910 s with other jobs on the same cores (estimate: 9 min idle).
 SETUP_S = 60.0
 """Loading the model and tokenizer, packing the blocks."""
 PREP_S_PER_MB = 20.0
 """Dataset building (index, secret scan), per MB of indexed source."""
-TRAIN_TOKENS_PER_S = 60.0
+TRAIN_TOKENS_PER_S = 290.0
 """Training throughput (forward + backward, packed blocks) of the default model on 2 idle cores."""
-QUANT_SLOWDOWN = {"4bit": 1.2, "auto": 1.2}
-"""A 4-bit base dequantizes every weight in every pass on a CPU."""
+QUANT_SLOWDOWN: dict[str, float] = {}
+"""A 4-bit base dequantizes every weight in every pass; on this CPU that measured no slower."""
 EVAL_SPEEDUP = 3.0
 """A no-grad forward pass costs about a third of a training step's work."""
 
