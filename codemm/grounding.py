@@ -8,6 +8,7 @@ same block so that its prose can agree. Nothing here comes from a model.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,11 +67,12 @@ def names_code(word: str, question: str) -> bool:
 
 
 def grounded_facts(index: RepoIndex, question: str, hits: list[Hit], limit: int = MAX_FACTS) -> list[Fact]:
-    """The definitions the question names exactly; when it names none, those of the best
+    """The definitions the question names exactly (a qualified name, ``Client.send`` or
+    ``httpx.get``, as the one definition it names); when it names none, those of the best
     lexical/symbol hits (at most HIT_FACTS: the further down, the less it is about them)."""
-    chosen: list[Symbol] = []
+    chosen, resolved = qualified_definitions(index, question)
     for name in dict.fromkeys(identifiers(question)):
-        if not names_code(name, question):
+        if name in resolved or not names_code(name, question):
             continue
         for symbol in index.symbols(name):
             if symbol.kind in DEFINITION_KINDS or symbol.kind == "constant":
@@ -80,6 +82,53 @@ def grounded_facts(index: RepoIndex, question: str, hits: list[Hit], limit: int 
             if hit.symbol and ("symbols" in hit.sources or "bm25" in hit.sources):
                 chosen += [s for s in index.symbols(hit.symbol) if s.path == hit.path and s.kind in DEFINITION_KINDS]
     return [Fact(symbol) for symbol in dict.fromkeys(chosen)][:limit]
+
+
+_QUALIFIED = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)")
+_BASES = re.compile(r"class\s+\w+\s*(?:\[[^\]]*\])?\s*\(([^)]*)\)")
+MAX_BASES = 16
+
+
+def qualified_definitions(index: RepoIndex, question: str) -> tuple[list[Symbol], set[str]]:
+    """The definitions the question's dotted names name, and the last parts it resolved (looked up
+    no further by bare name: ``Client.send`` is not ``AsyncClient.send``). ``Owner.member`` is the
+    member of that class or, inherited, of its nearest base that has it (bases read from the class
+    heads); ``module.name`` (``httpx.get``, ``pkg.mod.func``) is a top-level definition in that
+    module's files. A name that resolves to nothing this way is left to the bare lookup."""
+    found: list[Symbol] = []
+    resolved: set[str] = set()
+    for dotted in dict.fromkeys(m.group(1) for m in _QUALIFIED.finditer(question)):
+        parts = dotted.split(".")
+        owner, member = parts[-2], parts[-1]
+        symbols = [s for s in index.symbols(member) if s.kind in DEFINITION_KINDS or s.kind == "constant"]
+        match = _member_of(index, owner, symbols) or _in_module(parts[:-1], symbols)
+        if match:
+            found += match
+            resolved.add(member)
+    return found, resolved
+
+
+def _member_of(index: RepoIndex, owner: str, symbols: list[Symbol]) -> list[Symbol]:
+    classes, seen = [owner], {owner}
+    for cls in classes:  # the class, then its bases by name, nearest first
+        own = [s for s in symbols if s.parent == cls]
+        if own:
+            return own
+        for head in index.symbols(cls):
+            bases = _BASES.match(head.signature.strip()) if head.kind == "class" else None
+            for base in (b.strip().rpartition(".")[2] for b in (bases.group(1).split(",") if bases else [])):
+                if base and "=" not in base and base not in seen and len(seen) < MAX_BASES:
+                    seen.add(base)
+                    classes.append(base)
+    return []
+
+
+def _in_module(module: list[str], symbols: list[Symbol]) -> list[Symbol]:
+    """Top-level definitions in the files of the dotted ``module`` (a package includes its own
+    modules: ``httpx.get`` is defined in ``httpx/_api.py`` and re-exported)."""
+    folder = "/".join(module)
+    return [s for s in symbols if not s.parent and (f"/{folder}/" in f"/{s.path}" or
+                                                    f"/{s.path}".endswith(f"/{folder}.py"))]  # fmt: skip
 
 
 def render_facts(facts: list[Fact]) -> str:
