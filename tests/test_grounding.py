@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from codemm.grounding import grounded_facts
@@ -33,7 +31,9 @@ def test_an_inherited_method_resolves_to_the_base_that_defines_it(index: RepoInd
 
 
 def test_a_module_qualified_function_is_the_packages_not_a_method(index: RepoIndex) -> None:
-    assert facts(index, "What does pkg.get return?") == [("pkg/api.py", "", "get")]  # not Client.get nor AsyncClient.get
+    assert facts(index, "What does pkg.get return?") == [
+        ("pkg/api.py", "", "get")
+    ]  # not Client.get nor AsyncClient.get
     assert facts(index, "What does pkg.api.fetch call?") == [("pkg/api.py", "", "fetch")]
 
 
