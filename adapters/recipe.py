@@ -11,6 +11,8 @@ from typing import Any
 
 from codemm.errors import BadInputError
 
+KINDS = ("file", "body", "fim", "chat")
+
 
 @dataclass
 class Recipe:
@@ -36,6 +38,9 @@ class Recipe:
     """Held-out batches used for loss/perplexity (0: all)."""
     heldout_fraction: float = 0.15
     seed: int = 0
+    kinds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("file", "body", "fim", "chat"), 1.0))
+    """The data mix: the share of each kind of training example kept (adapters/dataset.py: whole-file
+    chunks, signature -> body, fill-in-the-middle, chat turns); 0 leaves a kind out."""
 
     def modules(self) -> list[str]:
         extra = ["gate_proj", "up_proj", "down_proj"] if self.include_mlp else []
@@ -64,6 +69,12 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
     unknown = sorted(set(data) - known_fields)
     if unknown:
         raise BadInputError(f"unknown recipe field '{unknown[0]}' in {path}")
+    kinds = data.get("kinds", {})
+    bad = [k for k, v in kinds.items() if k not in KINDS or not isinstance(v, (int, float)) or not 0 <= v <= 1]
+    if bad:
+        raise BadInputError(f"recipe {path}: kinds.{bad[0]} must be one of {', '.join(KINDS)} with a share from 0 to 1")
+    if kinds:
+        data["kinds"] = {**dict.fromkeys(KINDS, 1.0), **{k: float(v) for k, v in kinds.items()}}
     data.setdefault("name", path.stem)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return Recipe(**data)

@@ -79,6 +79,14 @@ def pack(tokenizer: Any, examples: list[Example], seq_len: int) -> Any:
     return torch.tensor(stream[: n * seq_len], dtype=torch.long).view(n, seq_len)
 
 
+def mix(examples: list[Example], recipe: Recipe) -> list[Example]:
+    """The recipe's share of each kind of example, chosen by a seeded draw (the same every run)."""
+    import random
+
+    rng = random.Random(recipe.seed)
+    return [e for e in examples if (share := recipe.kinds.get(e.kind, 1.0)) >= 1.0 or rng.random() < share]
+
+
 def block_order(n_blocks: int, seed: int) -> Iterator[int]:
     """An endless, reproducible stream of block indices: a fresh permutation per epoch."""
     import numpy as np
@@ -268,7 +276,7 @@ def train_adapter(
     except OSError as exc:
         raise error_from_oserror(exc, f"preparing the training run in {run}") from None
     stats = json.loads((run / "data" / "stats.json").read_text())
-    train_texts = read_examples(run / "data" / "train.jsonl")
+    train_texts = mix(read_examples(run / "data" / "train.jsonl"), recipe)
     heldout_texts = read_examples(run / "data" / "heldout.jsonl")
     if dataset is not None and not heldout_texts:
         raise BadInputError("the repository is too small to hold out any file for evaluation")

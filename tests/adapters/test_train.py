@@ -172,6 +172,22 @@ def test_recipes_ship_and_validate(tmp_path: Path) -> None:
     bad.write_text("learning_rate = 1\n")
     with pytest.raises(BadInputError, match="unknown recipe field 'learning_rate'"):
         load_recipe(str(bad))
+    assert load_recipe("code").kinds == {"file": 1.0, "body": 1.0, "fim": 0.0, "chat": 0.0}
+    bad.write_text("[kinds]\nprose = 0.5\n")
+    with pytest.raises(BadInputError, match="kinds.prose must be one of file, body, fim, chat"):
+        load_recipe(str(bad))
+
+
+def test_the_data_mix_keeps_each_kinds_share_the_same_every_run() -> None:
+    from codemm.adapters.dataset import Example
+    from codemm.adapters.train import mix
+
+    examples = [Example(f"x{i}", kind, "a.py") for i in range(400) for kind in ("file", "body", "fim", "chat")]
+    recipe = Recipe(kinds={"file": 1.0, "body": 1.0, "fim": 0.25, "chat": 0.0})
+    kept = mix(examples, recipe)
+    counts = {k: sum(e.kind == k for e in kept) for k in ("file", "body", "fim", "chat")}
+    assert counts["file"] == counts["body"] == 400 and counts["chat"] == 0 and 70 <= counts["fim"] <= 130
+    assert mix(examples, recipe) == kept  # seeded: a resumed run trains on the same examples
 
 
 def test_a_checkpoint_cut_short_by_a_kill_is_never_resumed_from(tmp_path: Path) -> None:
