@@ -243,6 +243,9 @@ class PythonNavigation:
             for site in group.references:
                 if site.kind not in ("call", "decorator"):
                     continue
+                after = self._line(site.path, site.line, strip=False)[site.column - 1 + len(site.name) :]
+                if site.kind == "decorator" and after.lstrip().startswith("."):
+                    continue  # @prop.setter uses the property's attribute; it does not call it
                 owner = self.scopes.enclosing(site.path, site.line)
                 if owner is None:
                     symbol = Location(site.path, 1, 1, PRECISE, "module", Path(site.path).stem, "", "")

@@ -133,6 +133,8 @@ def test_callers_and_callees(pyrepo: Path) -> None:
     assert [(c.symbol.name, c.symbol.symbol) for c in callers] == [("get", "Client")]
     callees = {(c.symbol.name, c.symbol.symbol) for c in nav.callees("Client.get").callees}
     assert {("build_request", "BaseClient"), ("send", "Client")} <= callees
+    # `@timeout.setter` uses the property but calls nothing; `client.timeout` reads it.
+    assert nav.callers("Client.timeout").callers == []
 
 
 def test_type_hierarchy(pyrepo: Path) -> None:
