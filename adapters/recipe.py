@@ -40,7 +40,8 @@ class Recipe:
     seed: int = 0
     kinds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("file", "body", "fim", "chat"), 1.0))
     """The data mix: the share of each kind of training example kept (adapters/dataset.py: whole-file
-    chunks, signature -> body, fill-in-the-middle, chat turns); 0 leaves a kind out."""
+    chunks, signature -> body, fill-in-the-middle, chat turns); 0 leaves a kind out. The held-out
+    loss on the card is over every kind, whatever the mix, so recipes compare on the same set."""
 
     def modules(self) -> list[str]:
         extra = ["gate_proj", "up_proj", "down_proj"] if self.include_mlp else []
@@ -70,11 +71,16 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
     if unknown:
         raise BadInputError(f"unknown recipe field '{unknown[0]}' in {path}")
     kinds = data.get("kinds", {})
-    bad = [k for k, v in kinds.items() if k not in KINDS or not isinstance(v, (int, float)) or not 0 <= v <= 1]
+    if not isinstance(kinds, dict):
+        raise BadInputError(f"recipe {path}: kinds must be a table, e.g. [kinds] fim = 0.5")
+    bad = [k for k, v in kinds.items()
+           if k not in KINDS or isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1]  # fmt: skip
     if bad:
         raise BadInputError(f"recipe {path}: kinds.{bad[0]} must be one of {', '.join(KINDS)} with a share from 0 to 1")
     if kinds:
         data["kinds"] = {**dict.fromkeys(KINDS, 1.0), **{k: float(v) for k, v in kinds.items()}}
+        if not any(data["kinds"].values()):
+            raise BadInputError(f"recipe {path}: kinds leaves every kind of example out")
     data.setdefault("name", path.stem)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return Recipe(**data)

@@ -10,6 +10,7 @@ both through ``codemm.ask.preamble``.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,15 +21,22 @@ from codemm.grounding import names_code
 from codemm.repo.index import RepoIndex
 from codemm.repo.tokens import identifiers
 
+log = logging.getLogger("codemm.diagram")
 ANSWER_MAX_NODES = 30
 """A diagram read inside an answer: past this it is drawn by package."""
+_PICTURE = (r"(diagram|uml|mermaid|flowchart|architecture"
+            r"|(call|dependency|import|module|class|inheritance)\s+(graph|tree|hierarchy))")  # fmt: skip
 _ASKS = re.compile(
-    r"\b(diagrams?|mermaid|uml|flowchart|visuali[sz]e"
-    r"|(call|dependency|import|module|class|inheritance)\s+(graph|tree|hierarchy)"
-    r"|draw\b[^.?!]{0,40}\b(classes|modules|calls|callers|callees|imports|dependencies|hierarchy|architecture))\b",
+    # a request for one: "draw a call graph", "show me a class diagram", "visualise the import graph",
+    # "draw the modules under src/"
+    rf"\b(draw|show|give|generate|make|render|produce|sketch|create|plot|visuali[sz]e)\b[^.?!]{{0,50}}?\b{_PICTURE}\b"
+    r"|\bdraw\b[^.?!]{0,40}\b(classes|modules|imports|dependencies|architecture)\b"
+    # or one named by what it is of: "a diagram of the imports", "the call graph for parse_date"
+    rf"|\b{_PICTURE}\s+(of|for|showing)\b",
     re.IGNORECASE,
 )
-"""Asking for a picture of the code, not about code that draws ("how is the chart drawn?")."""
+"""Asking for a picture of the code, not about code that draws or parses pictures ("how is the
+chart drawn?", "how does the Mermaid parser work?", "what does the import graph setting do?")."""
 _CALLS = re.compile(r"\b(call(s|ers?|ees?|ed|ing)?|invok\w*)\b", re.IGNORECASE)
 _CLASSES = re.compile(r"\b(class(es)?|inherit\w*|subclass\w*|hierarch\w*|bases?)\b", re.IGNORECASE)
 _MODULES = re.compile(r"\b(modules?|imports?|dependenc\w*|depends?|packages?)\b", re.IGNORECASE)
@@ -37,6 +45,8 @@ _DRIFT = re.compile(
     r"|still (right|correct|accurate|valid|true|hold))\b",
     re.IGNORECASE,
 )
+_DIAGRAM = re.compile(r"\b(diagrams?|architecture|chart|uml|drawing)\b", re.IGNORECASE)
+"""A drift question names the picture as a diagram: "why does this field not match?" is not one."""
 SHOWN_FINDINGS = 12
 _PATH = re.compile(r"(?<![\w/])([\w.-]+/[\w./-]*|[\w-]+\.py)(?![\w/])")
 
@@ -88,6 +98,7 @@ def answer_diagram(index: RepoIndex, question: str, found_paths: list[str]) -> A
         return None
     from codemm.diagram import DiagramOptions, draw
     from codemm.diagram.formats import to_mermaid
+    from codemm.intel.navigator import Navigator
 
     asked = choose(index, question, found_paths)
     options = DiagramOptions(max_nodes=ANSWER_MAX_NODES, dense=False)
@@ -95,15 +106,22 @@ def answer_diagram(index: RepoIndex, question: str, found_paths: list[str]) -> A
     # modules around the files the answer's own retrieval found.
     fallback = ("modules", found_paths[0].rpartition("/")[0]) if found_paths else None
     graph = None
-    for kind, target in (k for k in (asked, fallback) if k is not None):
-        try:
-            graph = draw(index, kind, target, options)
-            break
-        except CodemmError:
-            continue
-    if graph is None:
-        return None
-    if not graph.nodes:
+    # Its own navigator, without language servers: an answer does not start gopls or jdtls.
+    nav = Navigator(index.root, lsp="off") if asked[0] == "calls" else None
+    try:
+        for kind, target in (k for k in (asked, fallback) if k is not None):
+            try:
+                graph = draw(index, kind, target, options, nav)
+                break
+            except CodemmError:
+                continue
+            except Exception:  # an aid, not the answer: a bug here must not cost the answer
+                log.exception("drawing the diagram the question asked for failed")
+                continue
+    finally:
+        if nav is not None:
+            nav.close()
+    if graph is None or not graph.nodes:
         return None
     return AnswerDiagram(kind, target if kind != "focus" else "", to_mermaid(graph), len(graph.nodes),
                          len(graph.edges), tuple(graph.notes))  # fmt: skip
@@ -125,7 +143,7 @@ def image_drift(index: RepoIndex, question: str, images: list[tuple[str, str]]) 
     from codemm.diagram.check import compare
     from codemm.diagram.picture import labels_from_text
 
-    if not _DRIFT.search(question):
+    if not (_DRIFT.search(question) and _DIAGRAM.search(question)):
         return []
     reports = []
     for name, text in images:
@@ -136,6 +154,8 @@ def image_drift(index: RepoIndex, question: str, images: list[tuple[str, str]]) 
             reports.append(compare(index, source, name))
         except CodemmError:
             continue  # a repository with no code files: nothing to compare with
+        except Exception:  # an aid, not the answer
+            log.exception("checking %s against the code failed", name)
     return reports
 
 

@@ -269,9 +269,10 @@ def _returned(written: str, info: ClassInfo, classes: dict[str, ClassInfo], scop
     head, _, name = written.rpartition(".")
     if head == "self":
         lineage, seen = [info], {info.id}
-        for owner in lineage:  # this class, then its bases, nearest first
-            if name in owner.returns:
-                return [c for w in owner.returns[name] if (c := _resolve(w, owner, classes, scopes, by_name))]
+        for owner in lineage:  # this class, then its bases, nearest first: the first that defines it
+            if f"{name}()" in owner.members:
+                returned = owner.returns.get(name, [])  # unannotated: it says nothing
+                return [c for w in returned if (c := _resolve(w, owner, classes, scopes, by_name))]
             for base, _ in owner.bases:
                 found = _resolve(base, owner, classes, scopes, by_name)
                 if found and found not in seen and len(lineage) < MAX_HOPS:
@@ -353,9 +354,10 @@ def _python_part(info: ClassInfo, assign: Any, source: bytes, in_method: bool,
         annotation = params.get(_text(source, right))
     if annotation is not None:
         info.parts += [(name, line) for name in _type_names(annotation, source)]
-    last = source.splitlines()[assign.end_point[0]].decode("utf-8", errors="replace")
+    end = source.find(b"\n", assign.end_byte)
+    last = source[assign.end_byte : end if end >= 0 else len(source)].decode("utf-8", errors="replace")
     comment = _TYPE_COMMENT.search(last)  # `# type: Foo`, after the statement's last line
-    if annotation is None and comment:
+    if annotation is None and comment and not comment[1].startswith("ignore"):
         info.parts += [(name, line) for name in re.findall(r"[A-Za-z_][\w.]*", _held(comment[1]))]
     for call in _made(right):
         function = call.child_by_field_name("function")

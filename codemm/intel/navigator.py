@@ -141,6 +141,7 @@ class Navigator:
             path, line, column = location
             if self._file_language(path) == PYTHON:
                 return None
+            self._line_text(path, line)  # a line the file has, or one line saying it has not
             col0 = None if column is None else column - 1
             found = self.lsp.goto(path, line, col0) or self.syntactic.goto(path, line, col0)
         else:
@@ -167,8 +168,9 @@ class Navigator:
 
     def _syntactic_callees(self, definition: Location) -> list[Call]:
         path = definition.path
-        owner = next((s for s in self.scopes.symbols(path)
-                      if s.name == definition.name and s.start <= definition.line <= s.end), None)  # fmt: skip
+        # The smallest function of that name around its line: a constructor, not its class.
+        owner = min((s for s in self.scopes.symbols(path) if s.name == definition.name
+                     and s.start <= definition.line <= s.end), key=lambda s: s.end - s.start, default=None)  # fmt: skip
         source = self.sources.get(path)
         if owner is None or source is None:
             return []
@@ -184,7 +186,9 @@ class Navigator:
                     continue
                 site = Location(path, number, column + 1, SYNTACTIC, "call", name, qualified, text.strip())
                 found = self.lsp.goto(path, number, column) or self.syntactic.goto(path, number, column)
-                calls += [Call(target, replace(site, tier=target.tier)) for target in found]
+                # A definition on this very line (a nested function, a method of a class) is not a call.
+                calls += [Call(target, replace(site, tier=target.tier)) for target in found
+                          if (target.path, target.line) != (path, number)]  # fmt: skip
         return calls
 
     def _symbol_location(self, path: str, owner: Symbol | None, tier: str) -> Location:

@@ -231,7 +231,7 @@ def _on_self(target: ast.expr) -> bool:
 
 
 def _comment_names(comment: str | None) -> list[str]:
-    if not comment:
+    if not comment or comment.startswith("ignore"):
         return []
     try:
         return _annotation_names(ast.parse(comment, mode="eval").body)

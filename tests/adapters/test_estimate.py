@@ -31,5 +31,5 @@ def test_estimate_grows_with_steps_and_repository_size(tmp_path: Path) -> None:
     speed = TRAIN_TOKENS_PER_S / QUANT_SLOWDOWN.get(recipe.quant, 1.0)
     assert abs(longer.seconds - small.seconds - small.tokens / speed) < 1e-6
     full = estimate_training(replace(recipe, quant="none"), tmp_path / "small")
-    assert full.seconds <= small.seconds  # a 4-bit base is never faster on a CPU (measured: the same)
+    assert full.seconds == small.seconds  # measured: a 4-bit base trains no slower on this CPU
     assert "min on 2 idle CPU cores" in small.describe()

@@ -173,9 +173,12 @@ def test_recipes_ship_and_validate(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="unknown recipe field 'learning_rate'"):
         load_recipe(str(bad))
     assert load_recipe("code").kinds == {"file": 1.0, "body": 1.0, "fim": 0.0, "chat": 0.0}
-    bad.write_text("[kinds]\nprose = 0.5\n")
-    with pytest.raises(BadInputError, match="kinds.prose must be one of file, body, fim, chat"):
-        load_recipe(str(bad))
+    for text, message in (("[kinds]\nprose = 0.5\n", "kinds.prose must be one of file, body, fim, chat"),
+                          ("[kinds]\nfim = true\n", "kinds.fim must be"), ("kinds = 0.5\n", "kinds must be a table"),
+                          ("[kinds]\nfile = 0\nbody = 0\nfim = 0\nchat = 0\n", "leaves every kind")):  # fmt: skip
+        bad.write_text(text)
+        with pytest.raises(BadInputError, match=message):
+            load_recipe(str(bad))
 
 
 def test_the_data_mix_keeps_each_kinds_share_the_same_every_run() -> None:

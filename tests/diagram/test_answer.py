@@ -29,6 +29,16 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> RepoIndex:
         ("Can you visualise the import graph?", True),
         ("How is the chart drawn on the page?", False),  # about code that draws, not a picture of it
         ("Where is parse_due_date defined?", False),
+        ("Give me an architecture diagram of how tasks are saved", True),
+        ("the call graph for parse_due_date", True),
+        ("How does the Mermaid parser handle subgraphs?", False),
+        ("Fix the crash in the flowchart renderer", False),
+        ("What does visualize() return?", False),
+        ("How does pip resolve the dependency tree?", False),
+        ("How does Python compute the class hierarchy MRO here?", False),
+        ("What does the import graph setting do?", False),
+        ("Where does the code draw the callers' avatars?", False),
+        ("Which function draws the diagram legend?", False),
     ],
 )
 def test_what_asks_for_a_diagram(question: str, asks: bool) -> None:
@@ -79,3 +89,4 @@ def test_ask_with_a_stale_diagram_picture_states_what_no_longer_holds(tmp_path: 
     assert "'shop.rates' is in the diagram, not in the code [arch.png:" in result.answer
     assert result.to_json()["diagram_checks"][0]["findings"][0]["source"] == "shop.rates"
     assert not session.ask("What does shop.money hold?")[0].drift  # not a question about the picture
+    assert not session.ask("Why does the total not match the price I typed?")[0].drift  # nor a diagram

@@ -59,3 +59,36 @@ def test_call_hierarchy_outside_python_follows_receiver_types(polyrepo: Path) ->
     inherited = nav.callers("Alpha.get").callers  # this.get in Alpha and in its subclass Gamma, and a typed use
     assert {(c.symbol.symbol, c.symbol.name) for c in inherited} == {("Alpha", "run"), ("Gamma", "twice"),
                                                                       ("", "main")}  # fmt: skip
+
+
+def test_call_hierarchy_of_a_line_the_file_lacks_is_one_line(polyrepo: Path) -> None:
+    import pytest
+
+    from codemm.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="web/a.ts has no line 9999"):
+        Navigator(polyrepo, lsp="off").callers("web/a.ts:9999")
+
+
+def test_callees_of_a_constructor_are_its_own_calls_not_its_class_body(tmp_path: Path) -> None:
+    from tests.intel.conftest import write
+
+    root = write(
+        tmp_path / "j",
+        {
+            "src/Foo.java": """\
+public class Foo {
+    public Foo() {
+        init(6);
+    }
+    void init(int n) {
+        helper(n);
+    }
+    void helper(int n) {
+    }
+}
+"""
+        },
+    )
+    callees = Navigator(root, lsp="off").callees("src/Foo.java:2").callees
+    assert [(c.symbol.name, c.site.line) for c in callees] == [("init", 3)]
