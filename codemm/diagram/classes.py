@@ -358,7 +358,7 @@ def _python_part(info: ClassInfo, assign: Any, source: bytes, in_method: bool,
     last = source[assign.end_byte : end if end >= 0 else len(source)].decode("utf-8", errors="replace")
     comment = _TYPE_COMMENT.search(last)  # `# type: Foo`, after the statement's last line
     if annotation is None and comment and not comment[1].startswith("ignore"):
-        info.parts += [(name, line) for name in re.findall(r"[A-Za-z_][\w.]*", _held(comment[1]))]
+        info.parts += [(name, line) for name in _comment_type_names(comment[1])]
     for call in _made(right):
         function = call.child_by_field_name("function")
         if function is not None and function.type == "subscript":  # a generic made: environ_property[str](...)
@@ -367,17 +367,13 @@ def _python_part(info: ClassInfo, assign: Any, source: bytes, in_method: bool,
             info.parts.append((_text(source, function), line))
 
 
-def _held(written: str) -> str:
-    """A type as text without its parts that hold no instance (``Type[...]``, ``Callable[...]``)."""
-    while match := re.search(rf"\b(?:{'|'.join(NOT_HELD)})\[", written):
-        depth, end = 0, len(written)
-        for i in range(match.end() - 1, len(written)):
-            depth += {"[": 1, "]": -1}.get(written[i], 0)
-            if depth == 0:
-                end = i + 1
-                break
-        written = written[: match.start()] + written[end:]
-    return written
+def _comment_type_names(written: str) -> list[str]:
+    """A type comment's names, read as an annotation is (``_type_names``: ``Type[...]`` and
+    ``Callable[...]`` hold none)."""
+    text = written.encode()
+    statement = parser("python").parse(text).root_node.named_children
+    expression = statement[0].named_children if statement and statement[0].type == "expression_statement" else []
+    return list(_type_names(expression[0], text)) if expression else []
 
 
 _TYPE_COMMENT = re.compile(r"#\s*type:\s*([^#]+?)\s*(#.*)?$")
