@@ -194,7 +194,7 @@ class Navigator:
     def _symbol_location(self, path: str, owner: Symbol | None, tier: str) -> Location:
         """A call's enclosing function as a location (the file itself at module level)."""
         if owner is None:
-            return Location(path, 1, 1, tier, "module", Path(path).stem)
+            return Location.module_level(path, tier)
         where = locate(owner, self.sources.get(path))  # type: ignore[arg-type]
         container = self.scopes.enclosing_name(path, where.line, True) or self.syntactic.owner_of(path, owner)
         text = self.sources.line(path, where.line)

@@ -248,7 +248,7 @@ class PythonNavigation:
                     continue  # @prop.setter uses the property's attribute; it does not call it
                 owner = self.scopes.enclosing(site.path, site.line)
                 if owner is None:
-                    symbol = Location(site.path, 1, 1, PRECISE, "module", Path(site.path).stem, "", "")
+                    symbol = Location.module_level(site.path, PRECISE)
                 else:
                     where = locate(owner, self.sources.get(site.path))  # type: ignore[arg-type]
                     symbol = self.location(self.own_target(site.path, where.line, where.column, owner.kind))

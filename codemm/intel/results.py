@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 PRECISE, SYNTACTIC, TEXT = "precise", "syntactic", "text"
@@ -32,6 +33,11 @@ class Location:
     """The line, stripped."""
     source: str = ""
     """The language server that found it (precise tier outside Python); empty otherwise."""
+
+    @classmethod
+    def module_level(cls, path: str, tier: str) -> Location:
+        """A file itself, standing for the code at its top level (a call made outside any function)."""
+        return cls(path, 1, 1, tier, "module", PurePosixPath(path).stem)
 
     @property
     def where(self) -> str:
