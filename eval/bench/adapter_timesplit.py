@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,21 @@ def adapter_name(library: str, recipe: str) -> str:
 
 def train(library: str, repo: Path, recipe_name: str, model: str) -> dict[str, Any]:
     from codemm.adapters.estimate import estimate_training
-    from codemm.adapters.recipe import load_recipe
+    from codemm.adapters.recipe import Recipe, load_recipe
     from codemm.adapters.store import adapter_dir, read_card
     from codemm.adapters.train import train_adapter
+    from codemm.errors import BadInputError
 
     name = adapter_name(library, recipe_name)
-    if not (adapter_dir(name) / "adapter_config.json").is_file():
-        recipe = load_recipe(recipe_name)
+    recipe = load_recipe(recipe_name)
+    if (adapter_dir(name) / "adapter_config.json").is_file():
+        # Reused only if trained with this recipe: a changed default must not be scored by the old one's adapter.
+        trained, defaults = read_card(name).recipe, Recipe().as_dict()
+        changed = [k for k, v in recipe.as_dict().items() if k != "name" and trained.get(k, defaults[k]) != v]
+        if changed:
+            raise BadInputError(f"adapter '{name}' was trained with another {changed[0]} than recipe "
+                                f"'{recipe_name}': `codemm adapters delete {name}` or set CODEMM_DATA_DIR")  # fmt: skip
+    else:
         print(f"{library}: training {name} on {repo.name}, {estimate_training(recipe, repo).describe()}", flush=True)
         started = time.perf_counter()
         train_adapter(name, repo, recipe, model, "cpu")
@@ -144,6 +153,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
+    from codemm.errors import CodemmError
     from codemm.paths import cache_dir, data_dir
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -167,7 +177,11 @@ def main() -> None:
     names = list(OLDER)
     for library in libraries:
         others = [n for n in names[names.index(library) + 1 :] + names if n != library]
-        results.append(run_library(library, args, others))
+        try:
+            results.append(run_library(library, args, others))
+        except CodemmError as exc:
+            print(f"adapter_timesplit: error: {exc}", file=sys.stderr)
+            sys.exit(exc.exit_code)
         (args.out / f"{adapter_name(library, args.recipe)}.json").write_text(json.dumps(results[-1], indent=2))
     print_table(results)
     if args.json:

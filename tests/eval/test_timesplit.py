@@ -249,3 +249,23 @@ def test_the_cut_keeps_the_newline_with_the_body() -> None:
     assert tokenizer.decode(body) == "\n    y = x\n    return y\n"
     assert cut_at_dedent("\n    y = x\n    return y\ndef g():\n    pass", 0) == "\n    y = x\n    return y"
     assert cut_at_dedent("\n        a = 1\n    def n(self):", 4) == "\n        a = 1"
+
+
+def test_the_bench_reuses_an_adapter_only_if_it_was_trained_with_the_recipe(tmp_path: Path) -> None:
+    """A changed default recipe must not be scored by an adapter the old one trained."""
+    import dataclasses
+
+    from codemm.adapters.recipe import load_recipe
+    from codemm.adapters.store import AdapterCard, adapter_dir, write_card
+    from codemm.eval.bench.adapter_timesplit import train
+
+    recipe = load_recipe("default")
+    folder = adapter_dir("ts-lib")
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{}")
+    card = AdapterCard("ts-lib", "m", "id", "sha", {**recipe.as_dict(), "name": "renamed"}, {"steps": 3}, "now")
+    write_card(folder, card)
+    assert train("lib", tmp_path, "default", "m") == {"steps": 3}  # the same recipe under another name
+    write_card(folder, dataclasses.replace(card, recipe={**card.recipe, "lr": recipe.lr * 10}))
+    with pytest.raises(BadInputError, match="another lr"):
+        train("lib", tmp_path, "default", "m")
