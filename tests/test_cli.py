@@ -44,6 +44,14 @@ def test_missing_model_is_one_line_exit_2() -> None:
     assert_one_line_error(codemm("ask", "hi", "--model", "/nonexistent"), 2, "/nonexistent")
 
 
+def test_a_missing_model_fails_before_the_repository_is_indexed(tmp_path: Path) -> None:
+    from codemm.repo.index import index_path
+
+    (tmp_path / "a.py").write_text("def f():\n    return 1\n")
+    assert_one_line_error(codemm("ask", "hi", "--repo", str(tmp_path), "--model", "/nonexistent"), 2, "/nonexistent")
+    assert not index_path(tmp_path.resolve()).exists()
+
+
 def test_bad_gguf_is_one_line_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 10)

@@ -132,10 +132,10 @@ def ask(
     from codemm.vision.images import check_images
 
     check_images(image or [])  # bad images fail here, before any model loads
+    session.load_model()  # a wrong --model fails here, before a large repository is indexed
     if root is not None:
         session.index = refresh_index(root, quiet=as_json, settings=settings)[0]
         session.repo = session.index.root
-    session.load_model()
     started = time.perf_counter()
     attached = [session.attach_image(path) for path in image or []]
     from codemm.vision.images import image_notes
