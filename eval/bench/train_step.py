@@ -4,8 +4,10 @@
     python -m codemm.eval.bench.train_step [--quant none|4bit] [--steps 3]
 
 A step is the default recipe's: 4 packed blocks of 256 tokens, forward and backward through LoRA on
-the attention projections (r=16), AdamW. Measured 2026-12-06 on the development machine, 2 idle
-cores: 3.4-3.5 s wall (6.7-7.2 CPU-s) for both fp32 and the 4-bit base, i.e. ~290 tokens/s.
+its modules (r=16), AdamW. Measured 2026-12-06 on the development machine, 2 idle cores, with the
+recipe of that day (attention projections only): 3.4-3.5 s wall (6.7-7.2 CPU-s) for both fp32 and
+the 4-bit base, i.e. ~290 tokens/s. Whole runs are slower (checkpoints, data): the estimate's
+figures come from those (adapters/estimate.py).
 """
 
 from __future__ import annotations
