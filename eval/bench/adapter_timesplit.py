@@ -44,7 +44,9 @@ GAIN = (("loss", "loss (nats)"), ("edit_similarity", "edit sim"), ("exact_match"
 
 
 def adapter_name(library: str, recipe: str) -> str:
-    return f"ts-{library}" if recipe == "default" else f"ts-{library}-{recipe}"
+    """ts-LIB for the default recipe, else ts-LIB-STEM (a shipped recipe's name or a .toml path's stem)."""
+    stem = Path(recipe).stem
+    return f"ts-{library}" if stem == "default" else f"ts-{library}-{stem}"
 
 
 def train(library: str, repo: Path, recipe_name: str, model: str) -> dict[str, Any]:
@@ -160,7 +162,8 @@ def main() -> None:
     parser.add_argument("--libraries", default=",".join(OLDER), help="comma-separated, from: " + ", ".join(OLDER))
     parser.add_argument("--out", type=Path, default=None, help="eval runs (default: <data dir>/bench/...)")
     parser.add_argument("--cache", type=Path, default=None, help="sdists (default: codemm's cache dir)")
-    parser.add_argument("--recipe", default="default")
+    parser.add_argument("--recipe", default="default", help="a shipped recipe's name, or a .toml path "
+                        "(eval/bench/recipes: the candidates the default was chosen from)")  # fmt: skip
     parser.add_argument("--limit", type=int, default=40, help="new functions scored per library")
     parser.add_argument("--cost-limit", type=int, default=20, help="HumanEval and other-library items (0: none)")
     parser.add_argument("--max-new-tokens", type=int, default=32, help="completion length (0: loss only)")
