@@ -50,6 +50,12 @@ class Recipe:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def first_difference(self, trained: dict[str, Any]) -> str | None:
+        """The first setting in which ``trained`` (a card's or a run's recipe) differs from this one,
+        the name aside; a setting it lacks (written before the field existed) had the field's default."""
+        defaults = Recipe().as_dict()
+        return next((k for k, v in self.as_dict().items() if k != "name" and trained.get(k, defaults[k]) != v), None)
+
 
 def recipe_dir() -> Path:
     return Path(str(resources.files("codemm.adapters") / "recipes"))

@@ -51,7 +51,7 @@ def adapter_name(library: str, recipe: str) -> str:
 
 def train(library: str, repo: Path, recipe_name: str, model: str) -> dict[str, Any]:
     from codemm.adapters.estimate import estimate_training
-    from codemm.adapters.recipe import Recipe, load_recipe
+    from codemm.adapters.recipe import load_recipe
     from codemm.adapters.store import adapter_dir, read_card
     from codemm.adapters.train import train_adapter
     from codemm.errors import BadInputError
@@ -60,10 +60,9 @@ def train(library: str, repo: Path, recipe_name: str, model: str) -> dict[str, A
     recipe = load_recipe(recipe_name)
     if (adapter_dir(name) / "adapter_config.json").is_file():
         # Reused only if trained with this recipe: a changed default must not be scored by the old one's adapter.
-        trained, defaults = read_card(name).recipe, Recipe().as_dict()
-        changed = [k for k, v in recipe.as_dict().items() if k != "name" and trained.get(k, defaults[k]) != v]
+        changed = recipe.first_difference(read_card(name).recipe)
         if changed:
-            raise BadInputError(f"adapter '{name}' was trained with another {changed[0]} than recipe "
+            raise BadInputError(f"adapter '{name}' was trained with another {changed} than recipe "
                                 f"'{recipe_name}': `codemm adapters delete {name}` or set CODEMM_DATA_DIR")  # fmt: skip
     else:
         print(f"{library}: training {name} on {repo.name}, {estimate_training(recipe, repo).describe()}", flush=True)

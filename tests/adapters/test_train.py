@@ -162,6 +162,15 @@ def test_sigkill_midway_then_resume(quill: Path, tiny: Path, tmp_path: Path) -> 
     assert resumed["final_loss"] == pytest.approx(uninterrupted.final_loss, rel=0.01)
 
 
+def test_a_recipe_names_the_first_setting_a_trained_one_differs_in() -> None:
+    default = load_recipe("default")
+    assert default.first_difference({**default.as_dict(), "name": "renamed"}) is None
+    assert default.first_difference({**default.as_dict(), "include_mlp": False}) == "include_mlp"
+    older = {k: v for k, v in load_recipe("code").as_dict().items() if k != "kinds"}  # a card from before kinds
+    assert load_recipe("code").first_difference(older) == "kinds"  # the mix it lacks was the full one
+    assert Recipe(**{**older, "name": "full"}).first_difference(older) is None
+
+
 def test_recipes_ship_and_validate(tmp_path: Path) -> None:
     assert load_recipe("default").quant == "auto"
     assert load_recipe("quick", {"max_steps": 3}).max_steps == 3
