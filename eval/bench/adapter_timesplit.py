@@ -7,7 +7,8 @@ Per library: both releases' sdists from the package registry (pinned and sha256-
 retrieval_hard's download cache), an adapter trained on the older with the recipe (what `codemm
 adapters train --repo OLDER --name ts-LIB` does), then with vs without it:
 - gain: `codemm eval run adapter_gain --adapter ts-LIB --heldout-repo NEWER`: the functions the
-  newer release added (qualified names the older lacked), sampled across files;
+  newer release added (qualified names the older lacked), sampled across files: body loss, the
+  body's first tokens completed, and next lines completed at up to four cursors inside the body;
 - cost: `codemm eval run adapter_cost --adapter ts-LIB --unseen-repo OTHER`: HumanEval (loss of the
   canonical solution, pass@1 in the sandbox) and the older release of the next library in the list.
 Prints one table of paired differences (bootstrap 95% CIs). Work already done (an adapter, a
@@ -40,7 +41,8 @@ OLDER = {
 RELEASED = {"werkzeug": ("2023-04", "2024-11"), "tornado": ("2022-07", "2025-08"),
             "prompt_toolkit": ("2022-12", "2025-08")}  # fmt: skip
 GAIN = (("loss", "loss (nats)"), ("edit_similarity", "edit sim"), ("exact_match", "exact"),
-        ("identifier_recall", "ident recall"))  # fmt: skip
+        ("identifier_recall", "ident recall"), ("line_edit_similarity", "next-line edit sim"),
+        ("line_exact_match", "next-line exact"))  # fmt: skip
 
 
 def adapter_name(library: str, recipe: str) -> str:

@@ -7,8 +7,10 @@
 - neither: the held-out files of the training snapshot (a weak test: their siblings were learnt).
 For each function: the token loss of its body given the code above it in its file (code tokens
 only: no chat template, so the figure is not inflated by the template tokens training optimised),
-and a greedy completion of the body from the same context (exact match, edit similarity,
-identifier recall against the body's first ``max_new_tokens`` tokens).
+a greedy completion of the body from the same context (exact match, edit similarity, identifier
+recall against the body's first ``max_new_tokens`` tokens), and next-line completions inside the body
+(the cursor at the end of a body line, as an editor completes while the function is being written:
+the next line's exact match and edit similarity, averaged over up to LINE_CURSORS lines per function).
 
 ``adapter_cost`` is the same on code the adapter never saw and never could: HumanEval (loss of the
 canonical solution, pass@1 of the completion in the sandbox) and another library (``unseen_repo``).
@@ -16,6 +18,7 @@ canonical solution, pass@1 of the completion in the sandbox) and another library
 
 from __future__ import annotations
 
+import difflib
 import math
 import random
 import re
@@ -34,7 +37,13 @@ CONTEXT_TOKENS = 512
 """Code above the body kept for loss and completion: the nearest tokens, as an editor would send."""
 BODY_TOKENS = 256
 DEFAULT_LIMIT = 40
-GAIN_METRICS = ("loss", "edit_similarity", "exact_match", "identifier_recall")
+LINE_CURSORS = 4
+"""Next-line completions per function, spread over its body: several lines narrow a function's own
+figure; the function stays the unit the paired bootstrap resamples."""
+LINE_TOKENS = 48
+"""Enough for a long line; generation stops at the line's end."""
+GAIN_METRICS = ("loss", "edit_similarity", "exact_match", "identifier_recall", "line_edit_similarity",
+                "line_exact_match")  # fmt: skip
 
 
 def _trained_repo(name: str) -> Path:
@@ -198,8 +207,73 @@ def body_ids(tokenizer: Any, prefix: str, body: str) -> tuple[list[int], list[in
     return context, tokenizer(body, add_special_tokens=False)["input_ids"][:BODY_TOKENS]
 
 
+def line_cursors(tokenizer: Any, body: str, limit: int) -> list[tuple[int, str]]:
+    """(cursor, the line after it) for up to LINE_CURSORS code lines of ``body`` (which starts with
+    the newline that ends the signature, as body_ids cuts it), spread evenly over the body.
+
+    The cursor is the number of body tokens before the newline that precedes the line: like
+    body_ids, the newline goes with the completion. A token that straddles the newline goes with it
+    too. Blank and comment-only lines are no code to complete; lines past the first ``limit``
+    tokens lie outside the scored body."""
+    offsets = tokenizer(body, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"][:limit]
+    found: list[tuple[int, str]] = []
+    for match in re.finditer("\n", body):
+        newline = match.start()
+        line = body[newline + 1 :].split("\n", 1)[0]
+        cursor = sum(1 for _, end in offsets if end <= newline)
+        if line.strip() and not line.strip().startswith("#") and cursor < len(offsets):
+            found.append((cursor, line))
+    if len(found) <= LINE_CURSORS:
+        return found
+    step = (len(found) - 1) / (LINE_CURSORS - 1)
+    return [found[round(i * step)] for i in range(LINE_CURSORS)]
+
+
+def predicted_line(generated: str) -> str:
+    """The line a completion wrote after the cursor's newline (the cursor sits before it)."""
+    return generated.split("\n", 2)[1] if "\n" in generated else ""
+
+
+def _keep(cache: Any, tokens: int) -> None:
+    """Keep a cache's first ``tokens`` positions (crop only takes how many to drop from the end)."""
+    extra = cache.get_seq_length() - tokens
+    if extra > 0:
+        cache.crop(-extra)
+
+
+def _next_lines(model: Any, tokenizer: Any, ids: Any, context: int, body: str, cache: Any) -> dict[str, Any]:
+    """Next-line completions at the body's cursors, from the forward pass's cache: cursors go last
+    to first, so each crop only drops what the one before appended."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class LineDone(StoppingCriteria):  # the cursor's newline and one whole line after it
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            text = tokenizer.decode(input_ids[0, start:], skip_special_tokens=True)
+            return torch.full((input_ids.shape[0],), text.count("\n") >= 2, dtype=torch.bool, device=input_ids.device)
+
+    edit, exact, tokens = [], [], 0
+    for cursor, gold in sorted(line_cursors(tokenizer, body, ids.shape[1] - context), reverse=True):
+        start = context + cursor
+        _keep(cache, start - 1)
+        prompt = ids[:, :start]
+        with torch.no_grad():
+            out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), cache=cache, do_sample=False,
+                                 max_new_tokens=LINE_TOKENS, pad_token_id=tokenizer.eos_token_id,
+                                 stopping_criteria=[LineDone()])  # fmt: skip
+        tokens += int(out.shape[1]) - start
+        guess = predicted_line(tokenizer.decode(out[0, start:], skip_special_tokens=True))
+        edit.append(difflib.SequenceMatcher(None, guess.strip(), gold.strip()).ratio())
+        exact.append(guess.strip() == gold.strip())
+    if not edit:
+        return {}
+    return {"line_edit_similarity": sum(edit) / len(edit), "line_exact_match": sum(exact) / len(exact),
+            "lines": len(edit), "line_new_tokens": tokens}  # fmt: skip
+
+
 def score_target(ctx: RunContext, variant: Variant, item: dict[str, Any]) -> dict[str, Any]:
-    """Body loss (nats per body token) given the code above, and a greedy completion of the body."""
+    """Body loss (nats per body token) given the code above, a greedy completion of the body, and
+    next-line completions inside it."""
     import torch
 
     from codemm.eval.tasks.completion import completion_metrics
@@ -218,8 +292,13 @@ def score_target(ctx: RunContext, variant: Variant, item: dict[str, Any]) -> dic
                               "split": item.get("split", item["kind"])}  # fmt: skip
     if not item.get("complete", True) or ctx.max_new_tokens <= 0:  # --max-new-tokens 0: the loss alone
         return record
-    cache = forward.past_key_values
-    cache.crop(-(len(body) + 1))  # the context's keys and values, computed once for both measures
+    cache = forward.past_key_values  # computed once for every measure
+    if item["kind"] == "function":  # new code; HumanEval's measure is pass@1
+        lines_started = time.perf_counter()
+        text = "\n" + item["body"] if item["prefix"].endswith("\n") else item["body"]  # as body_ids cut it
+        record.update(_next_lines(model, tokenizer, ids, len(context), text, cache))
+        started += time.perf_counter() - lines_started  # the body completion's time is its own
+    _keep(cache, len(context) - 1)  # the context's keys and values
     with torch.no_grad():
         prompt = ids[:, : len(context)]
         out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), cache=cache, do_sample=False,

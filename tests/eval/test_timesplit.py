@@ -197,6 +197,7 @@ def test_time_split_run_with_and_without_a_tiny_adapter(tmp_path: Path) -> None:
     assert [r["variant"] for r in rows] == ["no-adapter", "adapter"] * 5
     for row in rows:
         assert row["loss"] > 0 and 0.0 <= row["edit_similarity"] <= 1.0 and row["cost"]["new_tokens"] <= 6
+        assert 1 <= row["lines"] <= 4 and 0.0 <= row["line_edit_similarity"] <= 1.0 and row["line_new_tokens"] > 0
     pairs = {(r["item"], r["variant"]): r["loss"] for r in rows}
     assert any(pairs[(i, "adapter")] != pairs[(i, "no-adapter")] for i in items)
     # The report states the paired figures, and the adapter's card keeps them.
@@ -249,6 +250,32 @@ def test_the_cut_keeps_the_newline_with_the_body() -> None:
     assert tokenizer.decode(body) == "\n    y = x\n    return y\n"
     assert cut_at_dedent("\n    y = x\n    return y\ndef g():\n    pass", 0) == "\n    y = x\n    return y"
     assert cut_at_dedent("\n        a = 1\n    def n(self):", 4) == "\n        a = 1"
+
+
+def test_next_line_cursors_sit_before_the_newline_of_code_lines_spread_over_the_body() -> None:
+    from codemm.eval.tasks.adapter_gain import body_ids, line_cursors, predicted_line
+    from tests.fixtures.tiny_models import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    lines = [
+        "    y = x",
+        "",
+        "    # a comment is not code to complete",
+        *(f"    y = y + {i}" for i in range(7)),
+        "    return y",
+    ]
+    _, body = body_ids(tokenizer, "def f(x):\n", "\n".join(lines) + "\n")
+    text = "\n" + "\n".join(lines) + "\n"
+    cursors = line_cursors(tokenizer, text, len(body))
+    # Nine code lines, four cursors: the first, the last and two evenly between.
+    assert [line for _, line in cursors] == ["    y = x", "    y = y + 2", "    y = y + 4", "    return y"]
+    for cursor, line in cursors:
+        before = tokenizer.decode(body[:cursor])
+        assert text.startswith(before) and text[len(before) :].startswith("\n" + line + "\n")
+    # A body cut short of its last lines offers no cursor there.
+    assert [line for _, line in line_cursors(tokenizer, text, 4)] == ["    y = x"]
+    assert predicted_line(")\n    return y\n    z") == "    return y"
+    assert predicted_line("\n    return") == "    return" and predicted_line("no newline") == ""
 
 
 def test_the_bench_reuses_an_adapter_only_if_it_was_trained_with_the_recipe(tmp_path: Path) -> None:
