@@ -263,6 +263,12 @@ def train_adapter(
         raise BadInputError(f"adapter '{name}' exists; delete it first (codemm adapters delete {name}) or pick a name")
     if resume and _latest_checkpoint(run) is None:
         raise BadInputError(f"no checkpoint of '{name}' to resume from in {run}")
+    if resume and (run / "recipe.json").is_file():
+        # Another recipe would continue one run's checkpoint with another's schedule and data mix.
+        changed = recipe.first_difference(json.loads((run / "recipe.json").read_text()))
+        if changed:
+            raise BadInputError(f"'{name}' was started with another {changed}: resume it with the recipe and "
+                                f"options it started with ({run / 'recipe.json'})")  # fmt: skip
     if not resume:
         shutil.rmtree(run, ignore_errors=True)
 

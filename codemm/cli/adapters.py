@@ -92,8 +92,9 @@ def adapters_train(
     if as_json:
         print_json(summary)
     elif result.interrupted:
+        options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("max_steps", max_steps), ("seed", seed)) if v)
         typer.echo(f"interrupted at step {result.steps}; checkpoint saved. Resume: codemm adapters train "
-                   f"--repo {repo} --name {name} --recipe {recipe} --resume", err=True)  # fmt: skip
+                   f"--repo {repo} --name {name} --recipe {recipe}{options} --resume", err=True)  # fmt: skip
     else:
         b, a = result.heldout_before, result.heldout_after
         drop = (1 - a["perplexity"] / b["perplexity"]) * 100

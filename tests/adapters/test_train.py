@@ -135,6 +135,9 @@ def test_sigint_checkpoints_and_resume_matches_an_uninterrupted_run(quill: Path,
     cut = train_adapter("cut", quill, Recipe(**RECIPE), str(tiny), device="cpu", progress=interrupt)
     assert cut.interrupted and cut.steps == 3
     assert (adapter_dir("cut") / "run" / "checkpoints" / "step-3" / "state.pt").is_file()
+    # Resuming with another recipe would mix two runs: refused, and the checkpoint is left as it was.
+    with pytest.raises(BadInputError, match="started with another lr"):
+        train_adapter("cut", quill, Recipe(**{**RECIPE, "lr": RECIPE["lr"] * 2}), str(tiny), device="cpu", resume=True)
     resumed = train_adapter("cut", quill, Recipe(**RECIPE), str(tiny), device="cpu", resume=True)
     assert resumed.resumed_from == 3 and resumed.steps == 8
     assert [r["loss"] for r in resumed.log] == pytest.approx([r["loss"] for r in full.log], rel=1e-4)
