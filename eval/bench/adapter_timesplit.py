@@ -40,8 +40,8 @@ OLDER = {
 }  # fmt: skip
 RELEASED = {"werkzeug": ("2023-04", "2024-11"), "tornado": ("2022-07", "2025-08"),
             "prompt_toolkit": ("2022-12", "2025-08")}  # fmt: skip
-GAIN = (("loss", "loss (nats)"), ("edit_similarity", "edit sim"), ("exact_match", "exact"),
-        ("identifier_recall", "ident recall"), ("line_edit_similarity", "next-line edit sim"),
+GAIN = (("loss", "loss (nats)"), ("token_accuracy", "top-1 token"), ("edit_similarity", "edit sim"),
+        ("exact_match", "exact"), ("identifier_recall", "ident recall"), ("line_edit_similarity", "next-line edit sim"),
         ("line_exact_match", "next-line exact"))  # fmt: skip
 
 

@@ -6,11 +6,12 @@
   not exist in the snapshot the adapter was trained on;
 - neither: the held-out files of the training snapshot (a weak test: their siblings were learnt).
 For each function: the token loss of its body given the code above it in its file (code tokens
-only: no chat template, so the figure is not inflated by the template tokens training optimised),
-a greedy completion of the body from the same context (exact match, edit similarity, identifier
-recall against the body's first ``max_new_tokens`` tokens), and next-line completions inside the body
-(the cursor at the end of a body line, as an editor completes while the function is being written:
-the next line's exact match and edit similarity, averaged over up to LINE_CURSORS lines per function).
+only: no chat template, so the figure is not inflated by the template tokens training optimised)
+and how often the model's first choice is the body's next token; a greedy completion of the body
+from the same context (exact match, edit similarity, identifier recall against the body's first
+``max_new_tokens`` tokens); and next-line completions inside the body (the cursor at the end of a
+body line, as an editor completes while the function is being written: the next line's exact match
+and edit similarity, averaged over up to LINE_CURSORS lines per function).
 
 ``adapter_cost`` is the same on code the adapter never saw and never could: HumanEval (loss of the
 canonical solution, pass@1 of the completion in the sandbox) and another library (``unseen_repo``).
@@ -42,7 +43,7 @@ LINE_CURSORS = 4
 figure; the function stays the unit the paired bootstrap resamples."""
 LINE_TOKENS = 48
 """Enough for a long line; generation stops at the line's end."""
-GAIN_METRICS = ("loss", "edit_similarity", "exact_match", "identifier_recall", "line_edit_similarity",
+GAIN_METRICS = ("loss", "token_accuracy", "edit_similarity", "exact_match", "identifier_recall", "line_edit_similarity",
                 "line_exact_match")  # fmt: skip
 
 
@@ -288,7 +289,11 @@ def score_target(ctx: RunContext, variant: Variant, item: dict[str, Any]) -> dic
         # Only the body is scored: the context is given. Logit i predicts token i + 1.
         logits = forward.logits[0, len(context) - 1 : -1].float()
         loss = float(torch.nn.functional.cross_entropy(logits, ids[0, len(context) :]))
-    record: dict[str, Any] = {"loss": loss, "perplexity": math.exp(loss), "tokens": len(body), "kind": item["kind"],
+        # Whether the model's first choice is the written token, the real one before it (teacher
+        # forcing): between the loss (all of the distribution) and a completion (its own errors compound).
+        accuracy = float((logits.argmax(-1) == ids[0, len(context) :]).float().mean())
+    record: dict[str, Any] = {"loss": loss, "perplexity": math.exp(loss), "token_accuracy": accuracy,
+                              "tokens": len(body), "kind": item["kind"],
                               "split": item.get("split", item["kind"])}  # fmt: skip
     if not item.get("complete", True) or ctx.max_new_tokens <= 0:  # --max-new-tokens 0: the loss alone
         return record

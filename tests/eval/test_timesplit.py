@@ -197,6 +197,7 @@ def test_time_split_run_with_and_without_a_tiny_adapter(tmp_path: Path) -> None:
     assert [r["variant"] for r in rows] == ["no-adapter", "adapter"] * 5
     for row in rows:
         assert row["loss"] > 0 and 0.0 <= row["edit_similarity"] <= 1.0 and row["cost"]["new_tokens"] <= 6
+        assert 0.0 <= row["token_accuracy"] <= 1.0
         assert 1 <= row["lines"] <= 4 and 0.0 <= row["line_edit_similarity"] <= 1.0 and row["line_new_tokens"] > 0
     pairs = {(r["item"], r["variant"]): r["loss"] for r in rows}
     assert any(pairs[(i, "adapter")] != pairs[(i, "no-adapter")] for i in items)
