@@ -19,7 +19,6 @@ canonical solution, pass@1 of the completion in the sandbox) and another library
 
 from __future__ import annotations
 
-import difflib
 import math
 import random
 import re
@@ -212,16 +211,17 @@ def line_cursors(tokenizer: Any, body: str, limit: int) -> list[tuple[int, str]]
     """(cursor, the line after it) for up to LINE_CURSORS code lines of ``body`` (which starts with
     the newline that ends the signature, as body_ids cuts it), spread evenly over the body.
 
-    The cursor is the number of body tokens before the newline that precedes the line: like
-    body_ids, the newline goes with the completion. A token that straddles the newline goes with it
-    too. Blank and comment-only lines are no code to complete; lines past the first ``limit``
-    tokens lie outside the scored body."""
+    The cursor is the number of body tokens before the end of the last non-blank line above: like
+    body_ids, the newline goes with the completion, and so do blank lines between (SmolLM2's
+    tokenizer merges a blank line, the newline and the next indent into one token), and a token that
+    straddles the cut. Blank and comment-only lines are no code to complete; lines past the first
+    ``limit`` tokens lie outside the scored body."""
     offsets = tokenizer(body, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"][:limit]
     found: list[tuple[int, str]] = []
     for match in re.finditer("\n", body):
-        newline = match.start()
-        line = body[newline + 1 :].split("\n", 1)[0]
-        cursor = sum(1 for _, end in offsets if end <= newline)
+        line = body[match.end() :].split("\n", 1)[0]
+        cut = len(body[: match.start()].rstrip())
+        cursor = sum(1 for _, end in offsets if end <= cut)
         if line.strip() and not line.strip().startswith("#") and cursor < len(offsets):
             found.append((cursor, line))
     if len(found) <= LINE_CURSORS:
@@ -231,8 +231,8 @@ def line_cursors(tokenizer: Any, body: str, limit: int) -> list[tuple[int, str]]
 
 
 def predicted_line(generated: str) -> str:
-    """The line a completion wrote after the cursor's newline (the cursor sits before it)."""
-    return generated.split("\n", 2)[1] if "\n" in generated else ""
+    """The first non-blank line a completion wrote after the cursor (which sits before a newline)."""
+    return next((line for line in generated.split("\n")[1:] if line.strip()), "")
 
 
 def _keep(cache: Any, tokens: int) -> None:
@@ -243,33 +243,48 @@ def _keep(cache: Any, tokens: int) -> None:
 
 
 def _next_lines(model: Any, tokenizer: Any, ids: Any, context: int, body: str, cache: Any) -> dict[str, Any]:
-    """Next-line completions at the body's cursors, from the forward pass's cache: cursors go last
-    to first, so each crop only drops what the one before appended."""
+    """Next-line completions at the body's cursors. With the forward pass's ``cache``, cursors go
+    last to first, so each crop only drops what the one before appended; None prefills each anew."""
     import torch
     from transformers import StoppingCriteria
 
-    class LineDone(StoppingCriteria):  # the cursor's newline and one whole line after it
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            text = tokenizer.decode(input_ids[0, start:], skip_special_tokens=True)
-            return torch.full((input_ids.shape[0],), text.count("\n") >= 2, dtype=torch.bool, device=input_ids.device)
+    from codemm.eval.tasks.completion import completion_metrics
 
+    class LineDone(StoppingCriteria):
+        """A non-blank line ended after the cursor's newline: the predicted line is whole."""
+
+        def __init__(self, start: int) -> None:
+            self.start = start
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            parts = tokenizer.decode(input_ids[0, self.start :], skip_special_tokens=True).split("\n")
+            done = any(part.strip() for part in parts[1:-1])
+            return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+    started = time.perf_counter()
+    guesses: list[str] = []
     edit, exact, tokens = [], [], 0
     for cursor, gold in sorted(line_cursors(tokenizer, body, ids.shape[1] - context), reverse=True):
         start = context + cursor
-        _keep(cache, start - 1)
+        reuse = {} if cache is None else {"cache": cache}
+        if cache is not None:
+            _keep(cache, start - 1)
         prompt = ids[:, :start]
         with torch.no_grad():
-            out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), cache=cache, do_sample=False,
+            out = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), do_sample=False,
                                  max_new_tokens=LINE_TOKENS, pad_token_id=tokenizer.eos_token_id,
-                                 stopping_criteria=[LineDone()])  # fmt: skip
+                                 stopping_criteria=[LineDone(start)], **reuse)  # fmt: skip
         tokens += int(out.shape[1]) - start
         guess = predicted_line(tokenizer.decode(out[0, start:], skip_special_tokens=True))
-        edit.append(difflib.SequenceMatcher(None, guess.strip(), gold.strip()).ratio())
-        exact.append(guess.strip() == gold.strip())
+        metrics = completion_metrics(guess, gold)
+        edit.append(metrics["edit_similarity"])
+        exact.append(metrics["exact_match"])
+        guesses.insert(0, guess)
     if not edit:
         return {}
     return {"line_edit_similarity": sum(edit) / len(edit), "line_exact_match": sum(exact) / len(exact),
-            "lines": len(edit), "line_new_tokens": tokens}  # fmt: skip
+            "lines": len(edit), "line_guesses": guesses, "line_new_tokens": tokens,
+            "line_seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
 
 
 def score_target(ctx: RunContext, variant: Variant, item: dict[str, Any]) -> dict[str, Any]:

@@ -253,7 +253,7 @@ def test_the_cut_keeps_the_newline_with_the_body() -> None:
     assert cut_at_dedent("\n        a = 1\n    def n(self):", 4) == "\n        a = 1"
 
 
-def test_next_line_cursors_sit_before_the_newline_of_code_lines_spread_over_the_body() -> None:
+def test_next_line_cursors_sit_at_the_end_of_the_code_above_spread_over_the_body() -> None:
     from codemm.eval.tasks.adapter_gain import body_ids, line_cursors, predicted_line
     from tests.fixtures.tiny_models import build_tokenizer
 
@@ -263,6 +263,7 @@ def test_next_line_cursors_sit_before_the_newline_of_code_lines_spread_over_the_
         "",
         "    # a comment is not code to complete",
         *(f"    y = y + {i}" for i in range(7)),
+        "",
         "    return y",
     ]
     _, body = body_ids(tokenizer, "def f(x):\n", "\n".join(lines) + "\n")
@@ -271,12 +272,39 @@ def test_next_line_cursors_sit_before_the_newline_of_code_lines_spread_over_the_
     # Nine code lines, four cursors: the first, the last and two evenly between.
     assert [line for _, line in cursors] == ["    y = x", "    y = y + 2", "    y = y + 4", "    return y"]
     for cursor, line in cursors:
+        # The context ends on code, never on a newline; the written continuation predicts the line,
+        # blank lines between included (the last cursor sits after "y = y + 6", before the blank line).
         before = tokenizer.decode(body[:cursor])
-        assert text.startswith(before) and text[len(before) :].startswith("\n" + line + "\n")
+        assert text.startswith(before) and not before.endswith("\n")
+        assert predicted_line(text[len(before) :]) == line
+    assert tokenizer.decode(body[: cursors[-1][0]]).rstrip().endswith("y = y + 6")
     # A body cut short of its last lines offers no cursor there.
     assert [line for _, line in line_cursors(tokenizer, text, 4)] == ["    y = x"]
     assert predicted_line(")\n    return y\n    z") == "    return y"
-    assert predicted_line("\n    return") == "    return" and predicted_line("no newline") == ""
+    assert predicted_line("\n\n    return") == "    return" and predicted_line("no newline") == ""
+
+
+def test_next_lines_from_the_forward_cache_match_fresh_generations(tmp_path: Path) -> None:
+    """One forward pass's cache, cropped cursor by cursor, must complete exactly as a fresh prompt."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codemm.eval.tasks.adapter_gain import _next_lines, body_ids
+    from tests.fixtures.tiny_models import build_tiny_llama
+
+    tiny = build_tiny_llama(tmp_path / "tiny", window=1024)
+    model = AutoModelForCausalLM.from_pretrained(tiny).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    body = "    total = 0\n    for item in items:\n        total += item\n\n    return total\n"
+    context, body_tokens = body_ids(tokenizer, "def add(items):\n", body)
+    ids = torch.tensor([context + body_tokens])
+    with torch.no_grad():
+        cache = model(input_ids=ids, use_cache=True).past_key_values
+    cached = _next_lines(model, tokenizer, ids, len(context), "\n" + body, cache)
+    fresh = _next_lines(model, tokenizer, ids, len(context), "\n" + body, None)
+    assert cached["lines"] == fresh["lines"] == 4
+    assert cached["line_guesses"] == fresh["line_guesses"]
+    assert cached["line_edit_similarity"] == fresh["line_edit_similarity"]
 
 
 def test_the_bench_reuses_an_adapter_only_if_it_was_trained_with_the_recipe(tmp_path: Path) -> None:
