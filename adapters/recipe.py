@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -68,10 +69,12 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in recipe_dir().glob("*.toml")))
         raise BadInputError(f"no recipe '{name_or_path}' (known: {known}; or give a .toml path)")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInputError(f"recipe {path} is not valid TOML: {exc}") from None
+    try:  # .json: the recipe a training run saved (run/recipe.json), which --resume continues with
+        data = json.loads(path.read_text()) if path.suffix == ".json" else tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"recipe {path} is not valid {path.suffix[1:].upper() or 'TOML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadInputError(f"recipe {path} is not a table of settings")
     known_fields = {f.name for f in dataclasses.fields(Recipe)}
     unknown = sorted(set(data) - known_fields)
     if unknown:

@@ -267,8 +267,8 @@ def train_adapter(
         # Another recipe would continue one run's checkpoint with another's schedule and data mix.
         changed = recipe.first_difference(json.loads((run / "recipe.json").read_text()))
         if changed:
-            raise BadInputError(f"'{name}' was started with another {changed}: resume it with the recipe and "
-                                f"options it started with ({run / 'recipe.json'})")  # fmt: skip
+            raise BadInputError(f"'{name}' was started with another {changed}: resume without --recipe, "
+                                f"--max-steps and --seed to continue with its own ({run / 'recipe.json'})")  # fmt: skip
     if not resume:
         shutil.rmtree(run, ignore_errors=True)
 

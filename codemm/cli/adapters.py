@@ -47,8 +47,12 @@ def adapters_train(
     repo: Annotated[Path, typer.Option("--repo", "-r", help="Repository to learn from.")],
     name: Annotated[str, typer.Option("--name", help="Adapter name.")],
     recipe: Annotated[
-        str, typer.Option("--recipe", help="Recipe name in adapters/recipes or a .toml path.")
-    ] = "default",
+        str | None,
+        typer.Option(
+            "--recipe",
+            help="Recipe name in adapters/recipes or a .toml path (default: default; with --resume, the run's own).",
+        ),  # fmt: skip
+    ] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Override the recipe's steps.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob to leave out (repeatable).")] = None,
@@ -64,6 +68,11 @@ def adapters_train(
     from codemm.adapters.train import train_adapter
 
     settings = settings_for(ctx, repo, model=model, device=device)
+    from codemm.adapters.store import adapter_dir
+
+    saved = adapter_dir(name) / "run" / "recipe.json"
+    if recipe is None:
+        recipe = str(saved) if resume and saved.is_file() else "default"
     chosen = load_recipe(recipe, {"max_steps": max_steps, "seed": seed})
     columns = (
         TextColumn("training {task.fields[name]}"),
@@ -92,9 +101,8 @@ def adapters_train(
     if as_json:
         print_json(summary)
     elif result.interrupted:
-        options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("max_steps", max_steps), ("seed", seed)) if v)
-        typer.echo(f"interrupted at step {result.steps}; checkpoint saved. Resume: codemm adapters train "
-                   f"--repo {repo} --name {name} --recipe {recipe}{options} --resume", err=True)  # fmt: skip
+        typer.echo(f"interrupted at step {result.steps}; checkpoint saved. Resume (with the same recipe): "
+                   f"codemm adapters train --repo {repo} --name {name} --resume", err=True)  # fmt: skip
     else:
         b, a = result.heldout_before, result.heldout_after
         drop = (1 - a["perplexity"] / b["perplexity"]) * 100

@@ -157,7 +157,13 @@ def test_sigkill_midway_then_resume(quill: Path, tiny: Path, tmp_path: Path) -> 
     proc.kill()
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "training finished before it could be killed"
-    out = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    # Without --recipe a resume continues with the run's own (40 steps; `default` would be 120);
+    # another recipe is refused in one line before anything is touched.
+    again = [a for a in args if a not in ("--recipe", str(recipe))] + ["--resume"]
+    refused = subprocess.run([*again, "--recipe", "default"], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "started with another" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    out = subprocess.run(again, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     resumed = json.loads(out.stdout)
     assert resumed["resumed_from"] >= 6 and resumed["steps"] == 40
@@ -212,3 +218,17 @@ def test_a_checkpoint_cut_short_by_a_kill_is_never_resumed_from(tmp_path: Path) 
         (tmp_path / "checkpoints" / name).mkdir(parents=True)
         (tmp_path / "checkpoints" / name / "state.pt").write_bytes(b"x")
     assert _latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step-6"
+
+
+def test_a_run_saved_recipe_loads_back_as_it_was(tmp_path: Path) -> None:
+    """--resume without --recipe continues with run/recipe.json; a broken one is one clear error."""
+    recipe = load_recipe("quick", {"max_steps": 7, "seed": 3})
+    saved = tmp_path / "recipe.json"
+    saved.write_text(json.dumps(recipe.as_dict()))
+    assert load_recipe(str(saved)) == recipe
+    saved.write_text("{not json")
+    with pytest.raises(BadInputError, match="not valid JSON"):
+        load_recipe(str(saved))
+    saved.write_text("[1, 2]")
+    with pytest.raises(BadInputError, match="not a table"):
+        load_recipe(str(saved))
