@@ -95,8 +95,10 @@ def main() -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     debug = os.environ.get("CODEMM_DEBUG") == "1"
-    # bitsandbytes warns at import time (before any model loads) that an optional kernel is absent.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    # bitsandbytes warns at import time (before any model loads) that an optional kernel is absent,
+    # and kernels that offline mode skips its publisher check: nothing a user can act on.
+    for name in ("bitsandbytes", "kernels"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         app()
     except CodemmError as exc:

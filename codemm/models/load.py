@@ -48,8 +48,9 @@ def quiet_libraries() -> None:
     # peft asks transformers a deprecated question when attaching an adapter; nothing for a user to do.
     warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing. is deprecated")
     # "Failed to load CPU gemm_4bit_forward from kernels-community": the optional fast kernel is
-    # absent; bitsandbytes falls back to its own CPU kernel.
-    for name in ("bitsandbytes", "transformers.integrations.bitsandbytes", "accelerate"):
+    # absent; bitsandbytes falls back to its own CPU kernel. "Skipping publisher trust check ... in
+    # offline mode" (kernels): codemm runs offline by design and never downloads a kernel.
+    for name in ("bitsandbytes", "transformers.integrations.bitsandbytes", "accelerate", "kernels"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
