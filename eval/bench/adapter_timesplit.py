@@ -96,6 +96,8 @@ def paired(rows: list[dict[str, Any]], metric: str, kind: str | None = None) -> 
 
 
 def cell(p: dict[str, float]) -> str:
+    if not p["items"]:  # not measured (a results file from before the metric existed, or a loss-only run)
+        return "–"
     return (f"{p['baseline']:.3f} → {p['variant']:.3f}, {p['difference']:+.3f} "
             f"[{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]")  # fmt: skip
 
