@@ -58,6 +58,13 @@ def test_bad_gguf_is_one_line_exit_2(tmp_path: Path) -> None:
     assert_one_line_error(codemm("ask", "hi", "--model", str(bad)), 2, "broken.gguf")
 
 
+def test_resuming_a_run_that_never_started_is_one_line_exit_2(tmp_path: Path) -> None:
+    """No estimate, no library notice before the error: the line a user reads is the one that matters."""
+    (tmp_path / "a.py").write_text("def f():\n    return 1\n")
+    proc = codemm("adapters", "train", "--repo", str(tmp_path), "--name", "never", "--resume")
+    assert_one_line_error(proc, 2, "no checkpoint of 'never'")
+
+
 def test_bad_setting_is_one_line_exit_2() -> None:
     assert_one_line_error(codemm("config", "show", env={"CODEMM_QUANT": "2bit"}), 2, "quant")
 

@@ -87,7 +87,9 @@ def adapters_train(
         def progress(step: int, total: int, loss: float, rate: float) -> None:
             bar.update(task, completed=step, loss=loss, rate=rate)
 
-        if not as_json:  # before the first step, which can take minutes on a CPU
+        # Before the first step, which can take minutes on a CPU. Not on --resume: the estimate is for
+        # a whole run (the bar shows the time left), and a resume may be refused before any step.
+        if not as_json and not resume:
             from codemm.adapters.estimate import estimate_training
 
             typer.echo(f"codemm: expected: {estimate_training(chosen, repo).describe()}", err=True)
