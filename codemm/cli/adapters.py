@@ -65,13 +65,12 @@ def adapters_train(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from codemm.adapters.recipe import load_recipe
+    from codemm.adapters.store import adapter_dir
     from codemm.adapters.train import train_adapter
 
     settings = settings_for(ctx, repo, model=model, device=device)
-    from codemm.adapters.store import adapter_dir
-
-    saved = adapter_dir(name) / "run" / "recipe.json"
-    if recipe is None:
+    if recipe is None:  # a resume continues with the recipe its run saved
+        saved = adapter_dir(name) / "run" / "recipe.json"
         recipe = str(saved) if resume and saved.is_file() else "default"
     chosen = load_recipe(recipe, {"max_steps": max_steps, "seed": seed})
     columns = (

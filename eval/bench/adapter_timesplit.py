@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from codemm.eval.retrieval_hard import Source, fetch_source, load_sources
+from codemm.eval.tasks.adapter_gain import GAIN_METRICS
 
 # Older releases: each at least 6 months (here 1.5 to 3 years) before the newer one, which is
 # retrieval_hard's pinned version of the same library.
@@ -40,9 +41,10 @@ OLDER = {
 }  # fmt: skip
 RELEASED = {"werkzeug": ("2023-04", "2024-11"), "tornado": ("2022-07", "2025-08"),
             "prompt_toolkit": ("2022-12", "2025-08")}  # fmt: skip
-GAIN = (("loss", "loss (nats)"), ("token_accuracy", "top-1 token"), ("edit_similarity", "edit sim"),
-        ("exact_match", "exact"), ("identifier_recall", "ident recall"), ("line_edit_similarity", "next-line edit sim"),
-        ("line_exact_match", "next-line exact"))  # fmt: skip
+LABELS = {"loss": "loss (nats)", "token_accuracy": "top-1 token", "edit_similarity": "edit sim", "exact_match": "exact",
+          "identifier_recall": "ident recall", "line_edit_similarity": "next-line edit sim",
+          "line_exact_match": "next-line exact"}  # fmt: skip
+GAIN = tuple((metric, LABELS[metric]) for metric in GAIN_METRICS)  # every figure adapter_gain measures
 
 
 def adapter_name(library: str, recipe: str) -> str:

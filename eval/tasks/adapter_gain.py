@@ -195,21 +195,25 @@ def cut_at_dedent(text: str, indent: int) -> str:
     return text.rstrip()
 
 
-def body_ids(tokenizer: Any, prefix: str, body: str) -> tuple[list[int], list[int]]:
-    """The nearest CONTEXT_TOKENS of the code above and the first BODY_TOKENS of the body.
+def cut_before_newline(prefix: str, body: str) -> tuple[str, str]:
+    """The code above and the body, cut before the newline that ends the signature (or docstring):
+    code tokenizers merge a newline with the next line's indentation, and a context ending in a bare
+    newline token makes the model start a top-level line (SmolLM2 wrote ``#`` or nothing at all in
+    place of the body)."""
+    return (prefix[:-1], "\n" + body) if prefix.endswith("\n") else (prefix, body)
 
-    The cut goes before the newline that ends the signature (or docstring): code tokenizers merge a
-    newline with the next line's indentation, and a context ending in a bare newline token makes the
-    model start a top-level line (SmolLM2 wrote ``#`` or nothing at all in place of the body)."""
-    if prefix.endswith("\n"):
-        prefix, body = prefix[:-1], "\n" + body
+
+def body_ids(tokenizer: Any, prefix: str, body: str) -> tuple[list[int], list[int]]:
+    """The nearest CONTEXT_TOKENS of the code above and the first BODY_TOKENS of the body, cut as
+    cut_before_newline says."""
+    prefix, body = cut_before_newline(prefix, body)
     context = tokenizer(prefix, add_special_tokens=False)["input_ids"][-CONTEXT_TOKENS:]
     return context, tokenizer(body, add_special_tokens=False)["input_ids"][:BODY_TOKENS]
 
 
 def line_cursors(tokenizer: Any, body: str, limit: int) -> list[tuple[int, str]]:
     """(cursor, the line after it) for up to LINE_CURSORS code lines of ``body`` (which starts with
-    the newline that ends the signature, as body_ids cuts it), spread evenly over the body.
+    the newline that ends the signature: cut_before_newline), spread evenly over the body.
 
     The cursor is the number of body tokens before the end of the last non-blank line above: like
     body_ids, the newline goes with the completion, and so do blank lines between (SmolLM2's
@@ -315,7 +319,7 @@ def score_target(ctx: RunContext, variant: Variant, item: dict[str, Any]) -> dic
     cache = forward.past_key_values  # computed once for every measure
     if item["kind"] == "function":  # new code; HumanEval's measure is pass@1
         lines_started = time.perf_counter()
-        text = "\n" + item["body"] if item["prefix"].endswith("\n") else item["body"]  # as body_ids cut it
+        text = cut_before_newline(item["prefix"], item["body"])[1]  # the body as body_ids tokenized it
         record.update(_next_lines(model, tokenizer, ids, len(context), text, cache))
         started += time.perf_counter() - lines_started  # the body completion's time is its own
     _keep(cache, len(context) - 1)  # the context's keys and values
